@@ -1,0 +1,408 @@
+/**
+ * A real control plane for tests: etcd and kube-apiserver (RBAC on) on free loopback ports,
+ * with its own PKI, an admin client, and helpers to run a process the way a pod would.
+ *
+ * @example
+ * ```ts ignore
+ * await using cluster = await startCluster();
+ * await cluster.createNamespace("a");
+ * const sa = await cluster.createServiceAccount({ namespace: "a", name: "reader", rules: READ_CONFIGMAPS });
+ * const pod = await cluster.podEnvironment(sa);
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { KubeApiError, KubeClient } from "../../src/kube/client.ts";
+import { makePki, type Pki } from "./pki.ts";
+import { type ManagedProcess, ProcessGroup } from "./process.ts";
+import { controlPlaneBinaries } from "./binaries.ts";
+
+/** An RBAC policy rule. */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/** The least privilege a sidecar reading ConfigMaps needs. */
+export const READ_CONFIGMAPS: PolicyRule[] = [
+  { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] },
+];
+
+/** The least privilege a sidecar reading ConfigMaps and Secrets needs. */
+export const READ_CONFIGMAPS_AND_SECRETS: PolicyRule[] = [
+  { apiGroups: [""], resources: ["configmaps", "secrets"], verbs: ["get", "list", "watch"] },
+];
+
+/** A service account with a freshly minted token. */
+export interface ServiceAccountToken {
+  namespace: string;
+  name: string;
+  token: string;
+}
+
+/** Files and environment that make a process believe it runs in a pod. */
+export interface PodEnvironment {
+  /** Directory holding `token`, `ca.crt`, `namespace` (the service-account mount). */
+  serviceAccountDir: string;
+  /** `KUBERNETES_SERVICE_HOST`/`PORT` and the mount path override. */
+  env: Record<string, string>;
+}
+
+/** Options of {@linkcode startCluster}. */
+export interface ClusterOptions {
+  /** Copy the control plane's logs to stderr. */
+  echo?: boolean;
+  /** Where to write the admin kubeconfig; inside the data dir by default. */
+  kubeconfigPath?: string;
+}
+
+/** A running etcd + kube-apiserver. */
+export class Cluster implements AsyncDisposable {
+  readonly dataDir: string;
+  readonly pki: Pki;
+  readonly server: string;
+  readonly port: number;
+  readonly kubeconfigPath: string;
+  /** A client with cluster-admin rights. */
+  readonly admin: KubeClient;
+  readonly processes: ProcessGroup;
+  etcd: ManagedProcess;
+  apiserver: ManagedProcess;
+  readonly #apiserverArgs: string[];
+  readonly #apiserverBin: string;
+  #stopped = false;
+
+  /** @internal use {@linkcode startCluster}. */
+  constructor(init: {
+    dataDir: string;
+    pki: Pki;
+    port: number;
+    kubeconfigPath: string;
+    processes: ProcessGroup;
+    etcd: ManagedProcess;
+    apiserver: ManagedProcess;
+    apiserverBin: string;
+    apiserverArgs: string[];
+  }) {
+    this.dataDir = init.dataDir;
+    this.pki = init.pki;
+    this.port = init.port;
+    this.server = `https://127.0.0.1:${init.port}`;
+    this.kubeconfigPath = init.kubeconfigPath;
+    this.processes = init.processes;
+    this.etcd = init.etcd;
+    this.apiserver = init.apiserver;
+    this.#apiserverBin = init.apiserverBin;
+    this.#apiserverArgs = init.apiserverArgs;
+    this.admin = new KubeClient({
+      server: this.server,
+      caCert: init.pki.caCert,
+      clientCert: init.pki.adminCert,
+      clientKey: init.pki.adminKey,
+    });
+  }
+
+  /** Creates a namespace (idempotent). */
+  async createNamespace(name: string): Promise<void> {
+    await ignoreConflict(
+      this.admin.create("/api/v1/namespaces", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name },
+      }),
+    );
+  }
+
+  /**
+   * Creates a ServiceAccount bound to a new Role in its namespace (or, with `clusterWide`, a
+   * ClusterRole through a ClusterRoleBinding) and mints a token for it with the TokenRequest API.
+   */
+  async createServiceAccount(opts: {
+    namespace: string;
+    name: string;
+    rules: PolicyRule[];
+    clusterWide?: boolean;
+    /** Extra namespaces where the same Role is granted. */
+    alsoIn?: string[];
+    expirationSeconds?: number;
+  }): Promise<ServiceAccountToken> {
+    const { namespace, name, rules } = opts;
+    await this.createNamespace(namespace);
+    await ignoreConflict(this.admin.create(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name, namespace },
+    }));
+    const subject = [{ kind: "ServiceAccount", name, namespace }];
+    const rbac = "/apis/rbac.authorization.k8s.io/v1";
+    if (opts.clusterWide) {
+      const roleName = `${namespace}-${name}`;
+      await ignoreConflict(this.admin.create(`${rbac}/clusterroles`, {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRole",
+        metadata: { name: roleName },
+        rules,
+      }));
+      await ignoreConflict(this.admin.create(`${rbac}/clusterrolebindings`, {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: roleName },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
+        subjects: subject,
+      }));
+    } else {
+      for (const ns of [namespace, ...(opts.alsoIn ?? [])]) {
+        await this.createNamespace(ns);
+        await ignoreConflict(this.admin.create(`${rbac}/namespaces/${ns}/roles`, {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "Role",
+          metadata: { name, namespace: ns },
+          rules,
+        }));
+        await ignoreConflict(this.admin.create(`${rbac}/namespaces/${ns}/rolebindings`, {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "RoleBinding",
+          metadata: { name, namespace: ns },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+          subjects: subject,
+        }));
+      }
+    }
+    return {
+      namespace,
+      name,
+      token: await this.mintToken(namespace, name, opts.expirationSeconds),
+    };
+  }
+
+  /** Mints a new token for an existing ServiceAccount with the TokenRequest API. */
+  async mintToken(namespace: string, name: string, expirationSeconds = 3600): Promise<string> {
+    const res = await this.admin.create<{ status: { token: string } }>(
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+      { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } },
+    );
+    return res.status.token;
+  }
+
+  /** Writes pod-style service-account files for `sa` and returns the environment pointing at this server. */
+  async podEnvironment(sa: ServiceAccountToken): Promise<PodEnvironment> {
+    const dir = await Deno.makeTempDir({ dir: this.dataDir, prefix: `pod-${sa.name}-` });
+    await Deno.writeTextFile(join(dir, "token"), sa.token);
+    await Deno.writeTextFile(join(dir, "ca.crt"), this.pki.caCert);
+    await Deno.writeTextFile(join(dir, "namespace"), sa.namespace);
+    return {
+      serviceAccountDir: dir,
+      env: {
+        KUBERNETES_SERVICE_HOST: "127.0.0.1",
+        KUBERNETES_SERVICE_PORT: String(this.port),
+        GSIDECAR_SERVICE_ACCOUNT_DIR: dir,
+      },
+    };
+  }
+
+  /** A client that authenticates with `sa`'s token, as a pod would. */
+  clientFor(sa: ServiceAccountToken): KubeClient {
+    return new KubeClient({ server: this.server, caCert: this.pki.caCert, token: () => sa.token });
+  }
+
+  /** Stops kube-apiserver (etcd keeps its data); see {@linkcode startApiServer}. */
+  async stopApiServer(): Promise<void> {
+    await this.apiserver.stop();
+  }
+
+  /** Starts kube-apiserver again on the same port, with the same data, and waits until ready. */
+  async startApiServer(): Promise<void> {
+    this.apiserver = this.processes.spawn(
+      "kube-apiserver",
+      this.#apiserverBin,
+      this.#apiserverArgs,
+      {
+        echo: false,
+      },
+    );
+    await waitReady(this.admin, this.apiserver);
+  }
+
+  /** Stops every process and removes the data directory. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.admin.close();
+    await this.processes.stopAll();
+    await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
+  }
+
+  /** Same as {@linkcode stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+async function ignoreConflict(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+  }
+}
+
+/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitReady(
+  admin: KubeClient,
+  proc: ManagedProcess,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  proc.wait().then(() => (exited = true));
+  let last = "";
+  while (Date.now() < deadline) {
+    if (exited) {
+      throw new Error(`${proc.name} exited before it was ready:\n${proc.output.slice(-4000)}`);
+    }
+    try {
+      await admin.request("GET", "/readyz", { signal: AbortSignal.timeout(5000) });
+      return;
+    } catch (e) {
+      last = String(e);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `${proc.name} not ready after ${timeoutMs / 1000}s (last: ${last}):\n${
+      proc.output.slice(-4000)
+    }`,
+  );
+}
+
+async function waitEtcd(url: string, proc: ManagedProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const status = await Promise.race([
+      proc.wait().then(() => "exited"),
+      new Promise((r) => setTimeout(r, 0, "running")),
+    ]);
+    if (status === "exited") throw new Error(`etcd exited:\n${proc.output.slice(-4000)}`);
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+      const body = await res.text();
+      if (res.ok && body.includes("true")) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`etcd not healthy after 30s:\n${proc.output.slice(-4000)}`);
+}
+
+/** Builds an admin kubeconfig (YAML is a superset of JSON, so JSON is written). */
+export function adminKubeconfig(server: string, pki: Pki): string {
+  const b64 = (s: string) => btoa(s);
+  return JSON.stringify(
+    {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{
+        name: "gsidecar-test",
+        cluster: { server, "certificate-authority-data": b64(pki.caCert) },
+      }],
+      users: [{
+        name: "admin",
+        user: {
+          "client-certificate-data": b64(pki.adminCert),
+          "client-key-data": b64(pki.adminKey),
+        },
+      }],
+      contexts: [{ name: "gsidecar-test", context: { cluster: "gsidecar-test", user: "admin" } }],
+      "current-context": "gsidecar-test",
+    },
+    null,
+    2,
+  );
+}
+
+/**
+ * Starts etcd and kube-apiserver on free loopback ports, waits until `/readyz` answers (60 s at
+ * most), and writes an admin kubeconfig. Builds the binaries first when they are missing.
+ */
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const bins = await controlPlaneBinaries();
+  const dataDir = await Deno.makeTempDir({ prefix: "gsidecar-cluster-" });
+  const processes = new ProcessGroup();
+  try {
+    const pki = await makePki(await Deno.makeTempDir({ dir: dataDir, prefix: "pki-" }));
+    const [etcdClient, etcdPeer, apiPort] = [freePort(), freePort(), freePort()];
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const peerUrl = `http://127.0.0.1:${etcdPeer}`;
+    const echo = opts.echo ?? false;
+    const etcd = processes.spawn("etcd", bins.etcd, [
+      "--name=default",
+      `--data-dir=${join(dataDir, "etcd")}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=default=${peerUrl}`,
+      "--unsafe-no-fsync",
+      "--log-level=warn",
+    ], { cleanupDir: dataDir, echo });
+    await waitEtcd(etcdUrl, etcd);
+
+    const apiserverArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dataDir, "apiserver-certs")}`,
+      `--tls-cert-file=${pki.servingCertPath}`,
+      `--tls-private-key-file=${pki.servingKeyPath}`,
+      `--client-ca-file=${pki.caCertPath}`,
+      "--authorization-mode=RBAC",
+      `--service-account-issuer=https://127.0.0.1:${apiPort}`,
+      `--service-account-key-file=${pki.saPubPath}`,
+      `--service-account-signing-key-file=${pki.saKeyPath}`,
+      "--disable-admission-plugins=ServiceAccount",
+      "--service-cluster-ip-range=10.0.0.0/24",
+      "--endpoint-reconciler-type=none",
+      "--allow-privileged=true",
+      "--v=0",
+    ];
+    const apiserver = processes.spawn("kube-apiserver", bins.apiserver, apiserverArgs, { echo });
+    const kubeconfigPath = opts.kubeconfigPath ?? join(dataDir, "kubeconfig");
+    const cluster = new Cluster({
+      dataDir,
+      pki,
+      port: apiPort,
+      kubeconfigPath,
+      processes,
+      etcd,
+      apiserver,
+      apiserverBin: bins.apiserver,
+      apiserverArgs,
+    });
+    try {
+      await waitReady(cluster.admin, apiserver);
+      await Deno.writeTextFile(kubeconfigPath, adminKubeconfig(cluster.server, pki), {
+        mode: 0o600,
+      });
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+    return cluster;
+  } catch (e) {
+    await processes.stopAll();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
