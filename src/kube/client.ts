@@ -118,12 +118,14 @@ export class KubeClient {
     return this.#conn.server;
   }
 
-  /** Sends one request and returns the parsed JSON answer; throws {@linkcode KubeApiError} on non-2xx. */
+  /** Sends one request and returns the parsed JSON answer (or the text of a non-JSON one); throws {@linkcode KubeApiError} on non-2xx. */
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.#fetch(method, path, opts);
     const text = await res.text();
     if (!res.ok) throw apiError(method, path, res.status, text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    // Health endpoints answer plain text ("ok").
+    const json = res.headers.get("content-type")?.includes("json") ?? false;
+    return (json && text ? JSON.parse(text) : text) as T;
   }
 
   /** GET `path`. */

@@ -130,6 +130,7 @@ export class ProcessGroup {
   /** Stops every process still running, newest first, then the watchdog. */
   async stopAll(): Promise<void> {
     for (const p of [...this.#procs].reverse()) await p.stop();
+    this.#watchdog.ref(); // unref'd while idle; awaiting it needs the loop to wait
     try {
       this.#watchdog.kill("SIGKILL");
     } catch {

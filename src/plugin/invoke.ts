@@ -1,0 +1,91 @@
+/**
+ * The one wrapper every plugin hook is called through: it labels failures with plugin, instance
+ * and hook, and turns a call that does not settle within its timeout into an error (aborting the
+ * signal handed to the hook so well-behaved plugins can stop).
+ *
+ * @module
+ */
+
+/** Which plugin call failed. */
+export interface HookLabel {
+  plugin: string;
+  instance: string;
+  hook: string;
+}
+
+/**
+ * A plugin hook that threw or timed out.
+ *
+ * @example
+ * ```ts ignore
+ * try { await invokeHook(label, 1000, parent, (signal) => writer.write(set)); }
+ * catch (e) { if (e instanceof PluginError) log.error(e.message, e.label); }
+ * ```
+ */
+export class PluginError extends Error {
+  readonly label: HookLabel;
+  readonly timedOut: boolean;
+  /** Wraps `cause`. */
+  constructor(
+    label: HookLabel,
+    message: string,
+    opts: { cause?: unknown; timedOut?: boolean } = {},
+  ) {
+    super(`plugin "${label.plugin}" instance "${label.instance}" hook ${label.hook}: ${message}`, {
+      cause: opts.cause,
+    });
+    this.name = "PluginError";
+    this.label = label;
+    this.timedOut = opts.timedOut ?? false;
+  }
+}
+
+/**
+ * Calls `fn` with a signal that aborts when `parent` aborts or `timeoutMs` passes; rejects with a
+ * {@linkcode PluginError} when `fn` throws or has not settled by then. A hook that ignores the
+ * signal keeps running in the background, but nothing waits for it.
+ *
+ * @example
+ * ```ts
+ * import { invokeHook } from "./invoke.ts";
+ * const label = { plugin: "demo", instance: "demo#0", hook: "notify" };
+ * const value = await invokeHook(label, 1000, undefined, () => Promise.resolve(42));
+ * console.assert(value === 42);
+ * ```
+ */
+export async function invokeHook<T>(
+  label: HookLabel,
+  timeoutMs: number,
+  parent: AbortSignal | undefined,
+  fn: (signal: AbortSignal) => T | Promise<T>,
+): Promise<T> {
+  const ac = new AbortController();
+  const onParentAbort = () => ac.abort(parent?.reason);
+  parent?.addEventListener("abort", onParentAbort, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new PluginError(label, `did not settle within ${timeoutMs} ms`, {
+        timedOut: true,
+      });
+      ac.abort(err);
+      reject(err);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([
+      (async () => {
+        try {
+          return await fn(ac.signal);
+        } catch (e) {
+          if (e instanceof PluginError) throw e;
+          throw new PluginError(label, e instanceof Error ? e.message : String(e), { cause: e });
+        }
+      })(),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    parent?.removeEventListener("abort", onParentAbort);
+  }
+}
