@@ -122,8 +122,16 @@ export interface NotifierDefinition<O = unknown> extends DefinitionBase<O> {
   create(options: O, ctx: PluginContext): Notifier | Promise<Notifier>;
 }
 
+/** A writer definition with its options type erased, as registries and loaders hold them. */
+// deno-lint-ignore no-explicit-any
+export type AnyWriterDefinition = WriterDefinition<any>;
+
+/** A notifier definition with its options type erased. */
+// deno-lint-ignore no-explicit-any
+export type AnyNotifierDefinition = NotifierDefinition<any>;
+
 /** Either definition. */
-export type PluginDefinition = WriterDefinition<never> | NotifierDefinition<never>;
+export type PluginDefinition = AnyWriterDefinition | AnyNotifierDefinition;
 
 /**
  * Defines a writer plugin.

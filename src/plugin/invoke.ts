@@ -60,10 +60,16 @@ export async function invokeHook<T>(
   fn: (signal: AbortSignal) => T | Promise<T>,
 ): Promise<T> {
   const ac = new AbortController();
-  const onParentAbort = () => ac.abort(parent?.reason);
-  parent?.addEventListener("abort", onParentAbort, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onParentAbort = () => {};
   const timeout = new Promise<never>((_, reject) => {
+    // On shutdown nobody waits for a hook that ignores its signal.
+    onParentAbort = () => {
+      ac.abort(parent?.reason);
+      reject(new PluginError(label, "aborted by shutdown", { cause: parent?.reason }));
+    };
+    if (parent?.aborted) onParentAbort();
+    else parent?.addEventListener("abort", onParentAbort, { once: true });
     timer = setTimeout(() => {
       const err = new PluginError(label, `did not settle within ${timeoutMs} ms`, {
         timedOut: true,

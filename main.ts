@@ -1,0 +1,39 @@
+/**
+ * k8s-gsidecar's command-line entry: configuration from the environment, exit code 2 on bad
+ * configuration (before the folder is touched), SIGTERM/SIGINT finish the write in progress and
+ * exit 0.
+ *
+ * @module
+ */
+import { runSidecar } from "./src/app.ts";
+import { parseEnv } from "./src/config/env.ts";
+import { createLogger } from "./src/log.ts";
+import { BUILTIN_WRITERS } from "./src/plugin/registry.ts";
+
+async function main(): Promise<number> {
+  const env = Deno.env.toObject();
+  const parsed = parseEnv(env, { knownWriters: Object.keys(BUILTIN_WRITERS) });
+  if (!parsed.ok) {
+    const lines = ["k8s-gsidecar: invalid configuration:", ...parsed.errors.map((e) => `  - ${e}`)];
+    Deno.stderr.writeSync(new TextEncoder().encode(lines.join("\n") + "\n"));
+    return 2;
+  }
+  const { config } = parsed;
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  for (const w of parsed.warnings) logger.warn(w);
+  const ac = new AbortController();
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(sig, () => {
+      logger.info("signal received; finishing the write in progress", { signal: sig });
+      ac.abort();
+    });
+  }
+  try {
+    return await runSidecar({ config, env, logger, signal: ac.signal });
+  } catch (e) {
+    logger.error("fatal", { error: e instanceof Error ? e.message : String(e) });
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

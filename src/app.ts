@@ -1,0 +1,222 @@
+/**
+ * Wires a {@linkcode Config} into a running sidecar: source → reconciler → writers → notifiers,
+ * plus health, and runs it in the configured mode until done or aborted.
+ *
+ * @module
+ */
+import type { Config } from "./config/types.ts";
+import { renderMetrics, serveHealth } from "./health/server.ts";
+import { KubeClient } from "./kube/client.ts";
+import { resolveConnection } from "./kube/connect.ts";
+import { NotifyDispatcher } from "./notifiers/dispatcher.ts";
+import { notifierSlots, Pipeline } from "./pipeline.ts";
+import type { Notifier, Writer } from "./plugin/contract.ts";
+import { createNotifier, createWriter, type Slot } from "./plugin/instantiate.ts";
+import type { Logger } from "./plugin/logger.ts";
+import { BUILTIN_NOTIFIERS, BUILTIN_WRITERS } from "./plugin/registry.ts";
+import { Reconciler } from "./reconciler/reconciler.ts";
+import { scopesFor } from "./source/scope.ts";
+import { ScopeWatcher, sleep } from "./source/scope_watcher.ts";
+import { FileStore } from "./writers/file_store.ts";
+
+/** Inputs of {@linkcode runSidecar}. */
+export interface RunOptions {
+  config: Config;
+  env: Record<string, string | undefined>;
+  logger: Logger;
+  /** Aborts on SIGTERM/SIGINT: finish the write in progress and return 0. */
+  signal: AbortSignal;
+}
+
+/**
+ * Runs the sidecar; resolves with the process exit code.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runSidecar({ config, env: Deno.env.toObject(), logger, signal });
+ * ```
+ */
+export async function runSidecar(opts: RunOptions): Promise<number> {
+  const { config, logger, signal } = opts;
+  const { connection, source } = await resolveConnection({ env: opts.env, kubeconfig: config.kubeconfig });
+  logger.info("starting", {
+    method: config.method,
+    server: connection.server,
+    auth: source,
+    namespaces: config.namespaces === "ALL" ? "ALL" : config.namespaces.join(","),
+    resources: config.resources.join(","),
+    labelSelector: config.labelSelector,
+    folder: config.folder,
+  });
+  const client = new KubeClient(connection);
+  const store = await FileStore.open({
+    folder: config.folder,
+    allowedRoots: config.folderAnnotationRoots,
+    logger: logger.child("sink"),
+  });
+
+  const writers: Slot<Writer>[] = [];
+  for (const [i, name] of config.writers.entries()) {
+    const def = (await BUILTIN_WRITERS[name]!()).default;
+    const instance = `${name}#${i}`;
+    writers.push(
+      await createWriter(def, {}, {
+        instance,
+        logger: logger.child("writer", instance),
+        signal,
+        sink: store.scoped(instance),
+      }),
+    );
+  }
+  const notifiers: Slot<Notifier>[] = [];
+  if (config.http) {
+    const def = (await BUILTIN_NOTIFIERS["http-basic"]!()).default;
+    notifiers.push(
+      await createNotifier(def, config.http, {
+        instance: "http-basic#0",
+        logger: logger.child("notifier", "http-basic#0"),
+        signal,
+        // The request has its own REQ_TIMEOUT; the hook must not give up before it does.
+        timeoutMs: Math.max(30_000, config.http.timeoutMs + 5_000),
+      }),
+    );
+  }
+  const dispatcher = new NotifyDispatcher(notifierSlots(notifiers), { signal, logger: logger.child("notify") });
+
+  const scopes = scopesFor(config.resources, config.namespaces);
+  let reconciler: Reconciler | undefined;
+  const pipeline = new Pipeline({
+    store,
+    writers,
+    dispatcher,
+    logger: logger.child("pipeline"),
+    signal,
+    liveRefs: () => reconciler?.liveRefs() ?? [],
+  });
+  reconciler = new Reconciler({
+    folder: config.folder,
+    folderAnnotation: config.folderAnnotation,
+    folderAnnotationRoots: config.folderAnnotationRoots,
+    uniqueFilenames: config.uniqueFilenames,
+    defaultFileMode: config.defaultFileMode,
+    resourceNames: config.resourceNames,
+    scopes,
+    logger: logger.child("reconciler"),
+    apply: (cs) => pipeline.apply(cs),
+  });
+  const timings = {
+    watchServerTimeout: config.watchServerTimeout,
+    watchClientTimeout: config.watchClientTimeout,
+    errorThrottleSleep: config.errorThrottleSleep,
+  };
+  const watchers = scopes.map((scope) =>
+    new ScopeWatcher(client, scope, reconciler, {
+      labelSelector: config.labelSelector,
+      timings,
+      logger: logger.child("source"),
+      signal,
+    })
+  );
+
+  const started = Date.now();
+  const health = config.method === "sleep" ? undefined : serveHealth(
+    { hostname: config.healthHost, port: config.healthPort },
+    {
+      ready: () => reconciler.ready,
+      problems: () => {
+        const out: string[] = [];
+        const stallMs = (config.method === "watch" ? config.watchClientTimeout : config.sleepTime) * 1000 +
+          config.errorThrottleSleep * 8000 + 10_000;
+        for (const w of watchers) {
+          if (w.died) out.push(`${w.scope.id}: loop died: ${w.died.message}`);
+          const last = w.lastActivity || started;
+          if (Date.now() - last > stallMs) {
+            out.push(`${w.scope.id}: no answer from the API server for ${Math.round((Date.now() - last) / 1000)}s`);
+          }
+        }
+        return out;
+      },
+      metrics: () => metrics(watchers, reconciler, pipeline, dispatcher),
+    },
+    (addr) => logger.info("health endpoints listening", { address: `${addr.hostname}:${addr.port}` }),
+  );
+
+  let code = 0;
+  try {
+    if (config.method === "sleep") {
+      code = await runOnce(watchers, reconciler, dispatcher, logger);
+    } else if (config.method === "list") {
+      while (!signal.aborted) {
+        for (const w of watchers) await w.listWithRetry().catch(() => {});
+        await sleep(config.sleepTime * 1000, signal);
+      }
+    } else {
+      await Promise.all(watchers.map((w) =>
+        w.run().catch((e) => logger.error("watch loop died", { scope: w.scope.id, error: String(e) }))
+      ));
+    }
+  } finally {
+    await reconciler.idle().catch(() => {});
+    reconciler.close();
+    await dispatcher.close(2000);
+    for (const slot of [...writers, ...notifiers]) {
+      try {
+        await slot.impl.close?.();
+      } catch (e) {
+        logger.warn("plugin close failed", { plugin: slot.plugin, instance: slot.instance, error: String(e) });
+      }
+    }
+    await store.close();
+    await health?.shutdown();
+    client.close();
+  }
+  logger.info("stopped", { code });
+  return code;
+}
+
+async function runOnce(
+  watchers: ScopeWatcher[],
+  reconciler: Reconciler,
+  dispatcher: NotifyDispatcher,
+  logger: Logger,
+): Promise<number> {
+  try {
+    for (const w of watchers) await w.list();
+  } catch (e) {
+    logger.error("sync failed", { error: e instanceof Error ? e.message : String(e) });
+    return 1;
+  }
+  await reconciler.initialApplied;
+  await reconciler.idle();
+  await dispatcher.idle();
+  const failed = reconciler.stats.rejectedObjects > 0;
+  return failed ? 1 : 0;
+}
+
+function metrics(
+  watchers: ScopeWatcher[],
+  reconciler: Reconciler,
+  pipeline: Pipeline,
+  dispatcher: NotifyDispatcher,
+): string {
+  const perScope = (f: (w: ScopeWatcher) => number) =>
+    watchers.map((w) => ({ labels: { scope: w.scope.id }, value: f(w) }));
+  const notify = Object.entries(dispatcher.stats());
+  return renderMetrics([
+    { name: "gsidecar_ready", help: "1 once the initial sync is written.", type: "gauge", samples: [{ value: reconciler.ready ? 1 : 0 }] },
+    { name: "gsidecar_objects", help: "Selected objects.", type: "gauge", samples: [{ value: reconciler.objectCount }] },
+    { name: "gsidecar_lists_total", help: "Lists per scope.", type: "counter", samples: perScope((w) => w.stats.lists) },
+    { name: "gsidecar_watches_total", help: "Watch streams opened per scope.", type: "counter", samples: perScope((w) => w.stats.watches) },
+    { name: "gsidecar_watch_events_total", help: "Watch events per scope.", type: "counter", samples: perScope((w) => w.stats.events) },
+    { name: "gsidecar_watch_gaps_total", help: "Watch gaps (relists) per scope.", type: "counter", samples: perScope((w) => w.stats.gaps) },
+    { name: "gsidecar_source_errors_total", help: "Failed lists per scope.", type: "counter", samples: perScope((w) => w.stats.errors) },
+    { name: "gsidecar_last_activity_seconds", help: "Unix time of the API server's last sign of life per scope.", type: "gauge", samples: perScope((w) => w.lastActivity / 1000) },
+    { name: "gsidecar_change_sets_total", help: "Change sets applied.", type: "counter", samples: [{ value: pipeline.stats.changeSets }] },
+    { name: "gsidecar_files_written_total", help: "Files written.", type: "counter", samples: [{ value: pipeline.stats.filesWritten }] },
+    { name: "gsidecar_files_removed_total", help: "Files removed.", type: "counter", samples: [{ value: pipeline.stats.filesRemoved }] },
+    { name: "gsidecar_rejected_total", help: "Keys or objects refused.", type: "counter", samples: [{ value: pipeline.stats.rejected + reconciler.stats.rejectedObjects }] },
+    { name: "gsidecar_writer_errors_total", help: "Writer calls that failed.", type: "counter", samples: [{ value: pipeline.stats.writerErrors }] },
+    { name: "gsidecar_notifications_total", help: "Notifications delivered per instance.", type: "counter", samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.sent })) },
+    { name: "gsidecar_notification_failures_total", help: "Notifications given up per instance.", type: "counter", samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.failed })) },
+  ]);
+}

@@ -1,0 +1,505 @@
+/**
+ * Hands change sets to the notifier instances without ever blocking the sync loop.
+ *
+ * Each notifier instance gets its own lane: at most one call in flight, and while a call is in
+ * flight or waiting to be retried, newer change sets coalesce into one pending item (git-sync
+ * style), so a slow or failing notifier never delays the others and the application always ends up
+ * told about the newest state. Failures are retried per the notifier's {@linkcode RetryPolicy}
+ * with exponential backoff, a cap and a little jitter.
+ *
+ * @example
+ * ```ts
+ * import { NotifyDispatcher } from "./dispatcher.ts";
+ * import type { Logger } from "../plugin/logger.ts";
+ *
+ * const logger: Logger = {
+ *   category: [],
+ *   debug() {},
+ *   info() {},
+ *   warn() {},
+ *   error() {},
+ *   child: () => logger,
+ * };
+ * const seen: number[] = [];
+ * const dispatcher = new NotifyDispatcher([{
+ *   plugin: "demo",
+ *   instance: "demo#0",
+ *   timeoutMs: 1000,
+ *   logger,
+ *   notifier: { notify: (set) => Promise.resolve(void seen.push(set.seq)) },
+ * }], { signal: new AbortController().signal, logger });
+ * dispatcher.submit({ seq: 1, initial: true, changes: [] }, {
+ *   written: ["/data/a.json"],
+ *   removed: [],
+ *   rejected: [],
+ * });
+ * await dispatcher.idle();
+ * console.assert(seen[0] === 1);
+ * await dispatcher.close();
+ * ```
+ *
+ * @module
+ */
+import { type Change, changedFiles, type ChangeSet, refKey, type WriteResult } from "../model.ts";
+import { type Notifier, NotifyError, type RetryPolicy } from "../plugin/contract.ts";
+import { invokeHook, PluginError } from "../plugin/invoke.ts";
+import type { Logger } from "../plugin/logger.ts";
+
+/** One notifier instance the dispatcher serves. */
+export interface NotifierSlot {
+  /** Plugin name, for error labels. */
+  plugin: string;
+  /** Instance label, unique among the slots; also the key of {@linkcode NotifyDispatcher.stats}. */
+  instance: string;
+  notifier: Notifier;
+  /** Per-call timeout of `notify`. */
+  timeoutMs: number;
+  /** Logger for this instance's outcomes. */
+  logger: Logger;
+}
+
+/** Options of {@linkcode NotifyDispatcher}. */
+export interface NotifyDispatcherOptions {
+  /** Aborted on shutdown: stops retries, sleeps and in-flight calls. */
+  signal: AbortSignal;
+  logger: Logger;
+  /**
+   * Waits `ms` or until `signal` aborts (resolving or rejecting, either is fine). Injectable so
+   * that tests need not wait for real backoff delays.
+   */
+  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
+  /** Source of jitter in `[0, 1)`; injectable for tests. Defaults to `Math.random`. */
+  random?: (() => number) | undefined;
+}
+
+/** Outcome counters of one notifier instance. */
+export interface NotifierStats {
+  /** Calls that succeeded. */
+  sent: number;
+  /** Items given up on (non-retryable error, retries exhausted, or shutdown while retrying). */
+  failed: number;
+  /** Retry attempts made. */
+  retries: number;
+  /** Change sets merged into another one instead of being sent on their own. */
+  coalesced: number;
+  /** Initial change sets skipped because of `skipInitial`. */
+  skipped: number;
+  /** Message of the most recent failure, labelled with plugin, instance and hook. */
+  lastError?: string | undefined;
+}
+
+/** A change set together with what the writers did with it. */
+export interface NotifyItem {
+  changeSet: ChangeSet;
+  result: WriteResult;
+}
+
+interface Lane {
+  slot: NotifierSlot;
+  pending: NotifyItem | undefined;
+  running: boolean;
+  run: Promise<void> | undefined;
+  stats: NotifierStats;
+}
+
+/**
+ * Merges an older item `a` with a newer item `b` into one that describes both.
+ *
+ * The newest `seq` wins; the result is `initial` only when both are; per object the newest change
+ * wins (keyed by {@linkcode refKey}, in order of first appearance); a path ends up in `written` or
+ * `removed` by what happened to it last; rejections are concatenated.
+ *
+ * @example
+ * ```ts
+ * import { mergeChangeSets } from "./dispatcher.ts";
+ * const merged = mergeChangeSets(
+ *   {
+ *     changeSet: { seq: 1, initial: true, changes: [] },
+ *     result: { written: ["/d/a.json"], removed: [], rejected: [] },
+ *   },
+ *   {
+ *     changeSet: { seq: 2, initial: false, changes: [] },
+ *     result: { written: [], removed: ["/d/a.json"], rejected: [] },
+ *   },
+ * );
+ * console.assert(merged.changeSet.seq === 2 && !merged.changeSet.initial);
+ * console.assert(merged.result.removed[0] === "/d/a.json" && merged.result.written.length === 0);
+ * ```
+ */
+export function mergeChangeSets(a: NotifyItem, b: NotifyItem): NotifyItem {
+  const changes = new Map<string, Change>();
+  for (const change of [...a.changeSet.changes, ...b.changeSet.changes]) {
+    // Map.set on an existing key keeps its position: first-appearance order, newest value.
+    changes.set(refKey(change.ref), change);
+  }
+  const state = new Map<string, "written" | "removed">();
+  for (const { result } of [a, b]) {
+    // Within one result, a path listed both ways was removed by one writer and written by
+    // another; the file exists afterwards, so written goes last and wins.
+    for (const path of result.removed) state.set(path, "removed");
+    for (const path of result.written) state.set(path, "written");
+  }
+  const written: string[] = [];
+  const removed: string[] = [];
+  for (const [path, what] of state) (what === "written" ? written : removed).push(path);
+  return {
+    changeSet: {
+      seq: Math.max(a.changeSet.seq, b.changeSet.seq),
+      initial: a.changeSet.initial && b.changeSet.initial,
+      changes: [...changes.values()],
+    },
+    result: { written, removed, rejected: [...a.result.rejected, ...b.result.rejected] },
+  };
+}
+
+/**
+ * The delay before retry `attempt` (1-based): `backoffMs * 2^(attempt-1)` capped at `maxDelayMs`,
+ * plus up to 10 % jitter so that many sidecars restarted together do not retry in lockstep.
+ *
+ * @example
+ * ```ts
+ * import { retryDelay } from "./dispatcher.ts";
+ * const policy = { retries: 5, backoffMs: 1000, maxDelayMs: 3000 };
+ * console.assert(retryDelay(policy, 1, () => 0) === 1000);
+ * console.assert(retryDelay(policy, 2, () => 0) === 2000);
+ * console.assert(retryDelay(policy, 3, () => 0.5) === 3150);
+ * ```
+ */
+export function retryDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxDelayMs);
+  return Math.round(base * (1 + 0.1 * random()));
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Settles like `promise`, or resolves to `undefined` as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  let onAbort = () => {};
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(() =>
+    signal.removeEventListener("abort", onAbort)
+  );
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether a failed call is worth retrying: everything but an explicit non-retryable NotifyError. */
+function isRetryable(error: unknown): boolean {
+  const cause = error instanceof PluginError ? error.cause : error;
+  return !(cause instanceof NotifyError && !cause.retryable);
+}
+
+/**
+ * Delivers change sets to notifier instances, one independent lane per instance.
+ *
+ * @example
+ * ```ts
+ * import { NotifyDispatcher } from "./dispatcher.ts";
+ * import type { Logger } from "../plugin/logger.ts";
+ *
+ * const logger: Logger = {
+ *   category: [],
+ *   debug() {},
+ *   info() {},
+ *   warn() {},
+ *   error() {},
+ *   child: () => logger,
+ * };
+ * const calls: number[] = [];
+ * const dispatcher = new NotifyDispatcher([{
+ *   plugin: "demo",
+ *   instance: "demo#0",
+ *   timeoutMs: 1000,
+ *   logger,
+ *   notifier: { notify: (set) => Promise.resolve(void calls.push(set.seq)) },
+ * }], { signal: new AbortController().signal, logger });
+ * for (let seq = 1; seq <= 3; seq++) {
+ *   dispatcher.submit({ seq, initial: false, changes: [] }, {
+ *     written: [`/d/${seq}.json`],
+ *     removed: [],
+ *     rejected: [],
+ *   });
+ * }
+ * await dispatcher.idle();
+ * // The first call was in flight while 2 and 3 arrived: they were sent as one.
+ * console.assert(calls.join() === "1,3");
+ * await dispatcher.close();
+ * ```
+ */
+export class NotifyDispatcher {
+  readonly #lanes: Lane[];
+  readonly #logger: Logger;
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly #random: () => number;
+  /** Aborted when `close()` starts: no new calls, retry sleeps end. */
+  readonly #closing = new AbortController();
+  /** Aborted when the grace period of `close()` is over: in-flight calls are abandoned. */
+  readonly #stop = new AbortController();
+  readonly #callSignal: AbortSignal;
+  readonly #waitSignal: AbortSignal;
+
+  /**
+   * Creates lanes for `slots`; instance labels must be unique.
+   *
+   * @example
+   * ```ts ignore
+   * const dispatcher = new NotifyDispatcher(slots, { signal: shutdown.signal, logger });
+   * ```
+   */
+  constructor(slots: NotifierSlot[], opts: NotifyDispatcherOptions) {
+    const seen = new Set<string>();
+    for (const slot of slots) {
+      if (seen.has(slot.instance)) {
+        throw new Error(`duplicate notifier instance "${slot.instance}"`);
+      }
+      seen.add(slot.instance);
+    }
+    this.#lanes = slots.map((slot) => ({
+      slot,
+      pending: undefined,
+      running: false,
+      run: undefined,
+      stats: { sent: 0, failed: 0, retries: 0, coalesced: 0, skipped: 0 },
+    }));
+    this.#logger = opts.logger;
+    this.#sleep = opts.sleep ?? abortableSleep;
+    this.#random = opts.random ?? Math.random;
+    this.#callSignal = AbortSignal.any([opts.signal, this.#stop.signal]);
+    this.#waitSignal = AbortSignal.any([opts.signal, this.#closing.signal]);
+  }
+
+  /**
+   * Hands a change set whose writers changed files to every notifier and returns at once: it
+   * never blocks syncing and never throws. Sets that changed no file are ignored.
+   *
+   * @example
+   * ```ts ignore
+   * const result = await runWriters(changeSet);
+   * if (changedFiles(result)) dispatcher.submit(changeSet, result);
+   * ```
+   */
+  submit(changeSet: ChangeSet, result: WriteResult): void {
+    try {
+      if (!changedFiles(result)) return;
+      if (this.#waitSignal.aborted) {
+        this.#logger.debug("notification not submitted: shutting down", { seq: changeSet.seq });
+        return;
+      }
+      for (const lane of this.#lanes) {
+        const item: NotifyItem = { changeSet, result };
+        if (lane.pending) {
+          lane.pending = mergeChangeSets(lane.pending, item);
+          lane.stats.coalesced++;
+        } else {
+          lane.pending = item;
+        }
+        this.#kick(lane);
+      }
+    } catch (e) {
+      // Nothing here should throw, but the sync loop must survive a bug in this class.
+      this.#logger.error("notification dispatch failed", {
+        seq: changeSet.seq,
+        error: reasonOf(e),
+      });
+    }
+  }
+
+  /**
+   * Resolves when every notifier is idle: nothing in flight, waiting to retry, or pending.
+   *
+   * @example
+   * ```ts ignore
+   * dispatcher.submit(changeSet, result);
+   * await dispatcher.idle();
+   * ```
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      const runs = this.#lanes.filter((lane) => lane.running).map((lane) => lane.run);
+      if (runs.length === 0) return;
+      await Promise.all(runs);
+    }
+  }
+
+  /**
+   * Outcome counters per notifier instance, keyed by instance label (a snapshot).
+   *
+   * @example
+   * ```ts ignore
+   * for (const [instance, s] of Object.entries(dispatcher.stats())) gauge.set({ instance }, s.sent);
+   * ```
+   */
+  stats(): Record<string, NotifierStats> {
+    return Object.fromEntries(this.#lanes.map((lane) => [lane.slot.instance, { ...lane.stats }]));
+  }
+
+  /**
+   * Stops accepting change sets and starting calls (retries waiting for their delay are given
+   * up), waits up to `graceMs` for calls in flight, then abandons them. Does not close the
+   * notifiers themselves.
+   *
+   * @example
+   * ```ts ignore
+   * await dispatcher.close(5_000);
+   * ```
+   */
+  async close(graceMs = 5_000): Promise<void> {
+    this.#closing.abort();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.idle(),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#stop.abort();
+    await this.idle();
+  }
+
+  #kick(lane: Lane): void {
+    if (lane.running) return;
+    // Set before the first await of #pump and cleared synchronously after its last check of
+    // `pending`, so a submission can never slip between the two and be left unsent.
+    lane.running = true;
+    lane.run = this.#pump(lane);
+  }
+
+  async #pump(lane: Lane): Promise<void> {
+    const { slot, stats } = lane;
+    const label = { plugin: slot.plugin, instance: slot.instance, hook: "notify" };
+    try {
+      while (lane.pending) {
+        if (this.#waitSignal.aborted) {
+          slot.logger.debug("pending notification dropped: shutting down", {
+            plugin: slot.plugin,
+            instance: slot.instance,
+            seq: lane.pending.changeSet.seq,
+          });
+          lane.pending = undefined;
+          break;
+        }
+        let item = lane.pending;
+        lane.pending = undefined;
+        if (item.changeSet.initial && slot.notifier.skipInitial) {
+          stats.skipped++;
+          slot.logger.debug("initial change set not notified (skipInitial)", {
+            plugin: slot.plugin,
+            instance: slot.instance,
+            seq: item.changeSet.seq,
+          });
+          continue;
+        }
+        for (let attempt = 1;; attempt++) {
+          const current = item;
+          const call = invokeHook(
+            label,
+            slot.timeoutMs,
+            this.#callSignal,
+            () => slot.notifier.notify(current.changeSet, current.result),
+          ).then(() => undefined, (e: unknown) => e ?? new Error("notify rejected"));
+          // A hook that ignores its signal would keep invokeHook waiting for the full timeout;
+          // on shutdown nothing should wait for it.
+          const error = await untilAborted(call, this.#callSignal);
+          if (error === undefined) {
+            if (this.#callSignal.aborted) {
+              stats.failed++;
+              slot.logger.warn("notification abandoned: shutting down", {
+                plugin: slot.plugin,
+                instance: slot.instance,
+                seq: item.changeSet.seq,
+              });
+            } else {
+              stats.sent++;
+              slot.logger.debug("notified", {
+                plugin: slot.plugin,
+                instance: slot.instance,
+                seq: item.changeSet.seq,
+                attempt,
+              });
+            }
+            break;
+          }
+          const reason = reasonOf(error);
+          stats.lastError = reason;
+          const policy = slot.notifier.retry;
+          const fields = {
+            plugin: slot.plugin,
+            instance: slot.instance,
+            seq: item.changeSet.seq,
+            attempt,
+            reason,
+          };
+          if (!isRetryable(error)) {
+            stats.failed++;
+            slot.logger.error("notification failed (not retryable)", fields);
+            break;
+          }
+          if (!policy || attempt > policy.retries) {
+            stats.failed++;
+            slot.logger.error(
+              policy ? "notification failed, retries exhausted" : "notification failed",
+              fields,
+            );
+            break;
+          }
+          if (this.#waitSignal.aborted) {
+            stats.failed++;
+            slot.logger.warn("notification failed, not retried: shutting down", fields);
+            break;
+          }
+          const delayMs = retryDelay(policy, attempt, this.#random);
+          slot.logger.warn("notification failed, will retry", { ...fields, delayMs });
+          try {
+            await this.#sleep(delayMs, this.#waitSignal);
+          } catch {
+            // An injected sleep may reject on abort; the check below handles it.
+          }
+          if (this.#waitSignal.aborted) {
+            stats.failed++;
+            slot.logger.warn("notification retry given up: shutting down", fields);
+            break;
+          }
+          if (lane.pending) {
+            // Retry with the newest state so that the application ends up told about it.
+            item = mergeChangeSets(item, lane.pending);
+            lane.pending = undefined;
+            stats.coalesced++;
+          }
+          stats.retries++;
+        }
+      }
+    } catch (e) {
+      lane.pending = undefined;
+      slot.logger.error("notifier lane failed", {
+        plugin: slot.plugin,
+        instance: slot.instance,
+        reason: reasonOf(e),
+      });
+    } finally {
+      lane.running = false;
+    }
+  }
+}

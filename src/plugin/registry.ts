@@ -1,0 +1,19 @@
+/**
+ * The built-in plugins. Literal `import()` specifiers, so that `deno compile` embeds every
+ * built-in while each is loaded only when configured.
+ *
+ * @module
+ */
+import type { AnyNotifierDefinition, AnyWriterDefinition } from "./contract.ts";
+
+type Loader<D> = () => Promise<{ default: D }>;
+
+/** Built-in writers by name. */
+export const BUILTIN_WRITERS: Readonly<Record<string, Loader<AnyWriterDefinition>>> = {
+  "json-file": () => import("../../plugins/json_file/mod.ts"),
+};
+
+/** Built-in notifiers by name. */
+export const BUILTIN_NOTIFIERS: Readonly<Record<string, Loader<AnyNotifierDefinition>>> = {
+  "http-basic": () => import("../../plugins/http_basic/mod.ts"),
+};

@@ -1,0 +1,87 @@
+/**
+ * The shape shared by the built-in file writers: pick keys by glob, check the content, and make
+ * each picked key one file named after it. A key whose content is refused keeps its last good
+ * file.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import type { ChangeSet, Rejection, WriteResult } from "../model.ts";
+import { defineWriter, type DesiredFile, type WriterDefinition } from "../plugin/contract.ts";
+import { globToRegExp } from "../util/glob.ts";
+
+/** What a concrete key writer provides. */
+export interface KeyWriterSpec {
+  name: string;
+  version?: string;
+  /** Globs of keys handled by default, e.g. `["*.json"]`. */
+  defaultKeys: string[];
+  /** Returns a reason to refuse `content` of `key`, or undefined when it is fine. */
+  check?: (content: Uint8Array, key: string) => string | undefined;
+}
+
+/** Options every key writer accepts. */
+export const keyWriterOptions: z.ZodType<{ keys?: string[] | undefined }> = z.object({
+  /** Globs of keys to write (`*`, `?`, `{a,b}`); replaces the writer's default. */
+  keys: z.array(z.string().min(1)).min(1).optional(),
+}).strict();
+
+/**
+ * Defines a writer that turns keys matching globs into files.
+ *
+ * @example
+ * ```ts
+ * import { defineKeyWriter } from "./key_writer.ts";
+ * export default defineKeyWriter({ name: "txt-file", defaultKeys: ["*.txt"] });
+ * ```
+ */
+export function defineKeyWriter(
+  spec: KeyWriterSpec,
+): WriterDefinition<{ keys?: string[] | undefined }> {
+  return defineWriter({
+    name: spec.name,
+    version: spec.version,
+    options: keyWriterOptions,
+    create(options, ctx) {
+      const patterns = (options?.keys ?? spec.defaultKeys).map(globToRegExp);
+      const picks = (key: string) => patterns.some((re) => re.test(key));
+      return {
+        async write(changeSet: ChangeSet): Promise<WriteResult> {
+          const result: WriteResult = { written: [], removed: [], rejected: [] };
+          for (const change of changeSet.changes) {
+            if (change.type === "delete") {
+              const out = await ctx.sink.remove(change.ref);
+              result.removed.push(...out.removed);
+              continue;
+            }
+            const files: DesiredFile[] = [];
+            const keep: string[] = [];
+            const rejected: Rejection[] = [];
+            for (const [key, content] of change.entries) {
+              if (!picks(key)) continue;
+              const path = join(change.dir, change.namePrefix + key);
+              const reason = spec.check?.(content, key);
+              if (reason) {
+                rejected.push({ ref: change.ref, key, reason });
+                keep.push(path);
+                ctx.logger.error("key refused; the last good file stays", {
+                  object: `${change.ref.kind}/${change.ref.namespace}/${change.ref.name}`,
+                  key,
+                  reason,
+                });
+                continue;
+              }
+              files.push({ path, content, mode: change.fileMode });
+            }
+            const out = await ctx.sink.sync(change.ref, files, { keep });
+            result.written.push(...out.written);
+            result.removed.push(...out.removed);
+            result.rejected.push(...rejected);
+          }
+          return result;
+        },
+      };
+    },
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * Runs the sidecar as its own process, the way a pod would: pod-style service-account files,
+ * `KUBERNETES_SERVICE_HOST`/`PORT`, and only the environment it is given.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import type { Cluster, PodEnvironment } from "./cluster.ts";
+import type { ManagedProcess } from "./process.ts";
+
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+/** Variables a Deno process needs to find its caches; everything else comes from the test. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NO_COLOR"]) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  return env;
+}
+
+/** Starts `main.ts` with `env` on top of the pod environment. */
+export function startSidecar(
+  cluster: Cluster,
+  pod: PodEnvironment,
+  env: Record<string, string>,
+  name = "sidecar",
+): ManagedProcess {
+  return cluster.processes.spawn(name, Deno.execPath(), ["run", "--allow-all", "--quiet", MAIN], {
+    clearEnv: true,
+    env: { ...baseEnv(), LOG_LEVEL: "DEBUG", HEALTH_PORT: "0", ...pod.env, ...env },
+  });
+}
+
+/** Runs `main.ts` to completion (sleep mode, bad configuration) and returns code and output. */
+export async function runSidecarToEnd(
+  cluster: Cluster | undefined,
+  pod: PodEnvironment | undefined,
+  env: Record<string, string>,
+): Promise<{ code: number; output: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", MAIN],
+    clearEnv: true,
+    env: { ...baseEnv(), HEALTH_PORT: "0", ...(pod?.env ?? {}), ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  void cluster;
+  const dec = new TextDecoder();
+  return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
+}
+
+/**
+ * Polls `check` until it returns without throwing, or fails with its last error after `timeoutMs`.
+ * Not a timing assertion: the deadline only bounds how long a broken build takes to fail.
+ */
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  opts: { timeoutMs?: number; what?: string; proc?: ManagedProcess } = {},
+): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await check();
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const tail = opts.proc ? `\n--- ${opts.proc.name} output (tail) ---\n${opts.proc.output.slice(-6000)}` : "";
+  throw new Error(`${opts.what ?? "condition"} not reached: ${last instanceof Error ? last.message : last}${tail}`);
+}
+
+/** A recorded HTTP request. */
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A local HTTP receiver standing in for the application's reload endpoint. */
+export class Receiver implements AsyncDisposable {
+  readonly requests: ReceivedRequest[] = [];
+  /** Status to answer with; a test may change it. */
+  status = 200;
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly url: string;
+
+  /** Listens on 127.0.0.1 (a free port unless `port` is given). */
+  constructor(port = 0) {
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
+      const u = new URL(req.url);
+      this.requests.push({
+        method: req.method,
+        path: u.pathname + u.search,
+        headers: Object.fromEntries(req.headers),
+        body: await req.text(),
+      });
+      return new Response("ok", { status: this.status });
+    });
+    this.url = `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  get port(): number {
+    return this.#server.addr.port;
+  }
+
+  async close(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
