@@ -38,7 +38,10 @@ export interface RunOptions {
  */
 export async function runSidecar(opts: RunOptions): Promise<number> {
   const { config, logger, signal } = opts;
-  const { connection, source } = await resolveConnection({ env: opts.env, kubeconfig: config.kubeconfig });
+  const { connection, source } = await resolveConnection({
+    env: opts.env,
+    kubeconfig: config.kubeconfig,
+  });
   logger.info("starting", {
     method: config.method,
     server: connection.server,
@@ -81,19 +84,21 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
       }),
     );
   }
-  const dispatcher = new NotifyDispatcher(notifierSlots(notifiers), { signal, logger: logger.child("notify") });
+  const dispatcher = new NotifyDispatcher(notifierSlots(notifiers), {
+    signal,
+    logger: logger.child("notify"),
+  });
 
   const scopes = scopesFor(config.resources, config.namespaces);
-  let reconciler: Reconciler | undefined;
   const pipeline = new Pipeline({
     store,
     writers,
     dispatcher,
     logger: logger.child("pipeline"),
     signal,
-    liveRefs: () => reconciler?.liveRefs() ?? [],
+    liveRefs: () => reconciler.liveRefs(),
   });
-  reconciler = new Reconciler({
+  const reconciler: Reconciler = new Reconciler({
     folder: config.folder,
     folderAnnotation: config.folderAnnotation,
     folderAnnotationRoots: config.folderAnnotationRoots,
@@ -125,20 +130,26 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
       ready: () => reconciler.ready,
       problems: () => {
         const out: string[] = [];
-        const stallMs = (config.method === "watch" ? config.watchClientTimeout : config.sleepTime) * 1000 +
+        const stallMs =
+          (config.method === "watch" ? config.watchClientTimeout : config.sleepTime) * 1000 +
           config.errorThrottleSleep * 8000 + 10_000;
         for (const w of watchers) {
           if (w.died) out.push(`${w.scope.id}: loop died: ${w.died.message}`);
           const last = w.lastActivity || started;
           if (Date.now() - last > stallMs) {
-            out.push(`${w.scope.id}: no answer from the API server for ${Math.round((Date.now() - last) / 1000)}s`);
+            out.push(
+              `${w.scope.id}: no answer from the API server for ${
+                Math.round((Date.now() - last) / 1000)
+              }s`,
+            );
           }
         }
         return out;
       },
       metrics: () => metrics(watchers, reconciler, pipeline, dispatcher),
     },
-    (addr) => logger.info("health endpoints listening", { address: `${addr.hostname}:${addr.port}` }),
+    (addr) =>
+      logger.info("health endpoints listening", { address: `${addr.hostname}:${addr.port}` }),
   );
 
   let code = 0;
@@ -151,9 +162,13 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
         await sleep(config.sleepTime * 1000, signal);
       }
     } else {
-      await Promise.all(watchers.map((w) =>
-        w.run().catch((e) => logger.error("watch loop died", { scope: w.scope.id, error: String(e) }))
-      ));
+      await Promise.all(
+        watchers.map((w) =>
+          w.run().catch((e) =>
+            logger.error("watch loop died", { scope: w.scope.id, error: String(e) })
+          )
+        ),
+      );
     }
   } finally {
     await reconciler.idle().catch(() => {});
@@ -163,7 +178,11 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
       try {
         await slot.impl.close?.();
       } catch (e) {
-        logger.warn("plugin close failed", { plugin: slot.plugin, instance: slot.instance, error: String(e) });
+        logger.warn("plugin close failed", {
+          plugin: slot.plugin,
+          instance: slot.instance,
+          error: String(e),
+        });
       }
     }
     await store.close();
@@ -203,20 +222,95 @@ function metrics(
     watchers.map((w) => ({ labels: { scope: w.scope.id }, value: f(w) }));
   const notify = Object.entries(dispatcher.stats());
   return renderMetrics([
-    { name: "gsidecar_ready", help: "1 once the initial sync is written.", type: "gauge", samples: [{ value: reconciler.ready ? 1 : 0 }] },
-    { name: "gsidecar_objects", help: "Selected objects.", type: "gauge", samples: [{ value: reconciler.objectCount }] },
-    { name: "gsidecar_lists_total", help: "Lists per scope.", type: "counter", samples: perScope((w) => w.stats.lists) },
-    { name: "gsidecar_watches_total", help: "Watch streams opened per scope.", type: "counter", samples: perScope((w) => w.stats.watches) },
-    { name: "gsidecar_watch_events_total", help: "Watch events per scope.", type: "counter", samples: perScope((w) => w.stats.events) },
-    { name: "gsidecar_watch_gaps_total", help: "Watch gaps (relists) per scope.", type: "counter", samples: perScope((w) => w.stats.gaps) },
-    { name: "gsidecar_source_errors_total", help: "Failed lists per scope.", type: "counter", samples: perScope((w) => w.stats.errors) },
-    { name: "gsidecar_last_activity_seconds", help: "Unix time of the API server's last sign of life per scope.", type: "gauge", samples: perScope((w) => w.lastActivity / 1000) },
-    { name: "gsidecar_change_sets_total", help: "Change sets applied.", type: "counter", samples: [{ value: pipeline.stats.changeSets }] },
-    { name: "gsidecar_files_written_total", help: "Files written.", type: "counter", samples: [{ value: pipeline.stats.filesWritten }] },
-    { name: "gsidecar_files_removed_total", help: "Files removed.", type: "counter", samples: [{ value: pipeline.stats.filesRemoved }] },
-    { name: "gsidecar_rejected_total", help: "Keys or objects refused.", type: "counter", samples: [{ value: pipeline.stats.rejected + reconciler.stats.rejectedObjects }] },
-    { name: "gsidecar_writer_errors_total", help: "Writer calls that failed.", type: "counter", samples: [{ value: pipeline.stats.writerErrors }] },
-    { name: "gsidecar_notifications_total", help: "Notifications delivered per instance.", type: "counter", samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.sent })) },
-    { name: "gsidecar_notification_failures_total", help: "Notifications given up per instance.", type: "counter", samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.failed })) },
+    {
+      name: "gsidecar_ready",
+      help: "1 once the initial sync is written.",
+      type: "gauge",
+      samples: [{ value: reconciler.ready ? 1 : 0 }],
+    },
+    {
+      name: "gsidecar_objects",
+      help: "Selected objects.",
+      type: "gauge",
+      samples: [{ value: reconciler.objectCount }],
+    },
+    {
+      name: "gsidecar_lists_total",
+      help: "Lists per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.lists),
+    },
+    {
+      name: "gsidecar_watches_total",
+      help: "Watch streams opened per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.watches),
+    },
+    {
+      name: "gsidecar_watch_events_total",
+      help: "Watch events per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.events),
+    },
+    {
+      name: "gsidecar_watch_gaps_total",
+      help: "Watch gaps (relists) per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.gaps),
+    },
+    {
+      name: "gsidecar_source_errors_total",
+      help: "Failed lists per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.errors),
+    },
+    {
+      name: "gsidecar_last_activity_seconds",
+      help: "Unix time of the API server's last sign of life per scope.",
+      type: "gauge",
+      samples: perScope((w) => w.lastActivity / 1000),
+    },
+    {
+      name: "gsidecar_change_sets_total",
+      help: "Change sets applied.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.changeSets }],
+    },
+    {
+      name: "gsidecar_files_written_total",
+      help: "Files written.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.filesWritten }],
+    },
+    {
+      name: "gsidecar_files_removed_total",
+      help: "Files removed.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.filesRemoved }],
+    },
+    {
+      name: "gsidecar_rejected_total",
+      help: "Keys or objects refused.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.rejected + reconciler.stats.rejectedObjects }],
+    },
+    {
+      name: "gsidecar_writer_errors_total",
+      help: "Writer calls that failed.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.writerErrors }],
+    },
+    {
+      name: "gsidecar_notifications_total",
+      help: "Notifications delivered per instance.",
+      type: "counter",
+      samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.sent })),
+    },
+    {
+      name: "gsidecar_notification_failures_total",
+      help: "Notifications given up per instance.",
+      type: "counter",
+      samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.failed })),
+    },
   ]);
 }

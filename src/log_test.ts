@@ -143,7 +143,7 @@ Deno.test("createLogger() redacts URL passwords in fields and messages", () => {
     detail: "fetching http://u:p%40ss@h/x: refused",
     parsed: new URL("https://a:b@host/path"),
   });
-  assert.ok(!lines[0]!.includes("hunter2") && !lines[0]!.includes("p%40ss"), lines[0]);
+  assert.ok(!lines[0]!.includes("hunter2") && !lines[0]!.includes("p%40ss"), lines[0]!);
   assert.ok(lines[0]!.includes('msg="POST https://admin:***@grafana/api failed"'));
   assert.ok(lines[0]!.includes("url=https://admin:***@grafana:3000/api"));
   assert.ok(lines[0]!.includes("parsed=https://a:***@host/path"));

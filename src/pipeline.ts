@@ -4,12 +4,18 @@
  *
  * @module
  */
-import { type ChangeSet, changedFiles, emptyResult, type ObjectRef, type WriteResult } from "./model.ts";
+import {
+  changedFiles,
+  type ChangeSet,
+  emptyResult,
+  type ObjectRef,
+  type WriteResult,
+} from "./model.ts";
 import type { Notifier, Writer } from "./plugin/contract.ts";
 import { invokeHook } from "./plugin/invoke.ts";
 import type { Slot } from "./plugin/instantiate.ts";
 import type { Logger } from "./plugin/logger.ts";
-import type { NotifyDispatcher } from "./notifiers/dispatcher.ts";
+import type { NotifierSlot, NotifyDispatcher } from "./notifiers/dispatcher.ts";
 import { type FileStore, ownerKey } from "./writers/file_store.ts";
 
 /** Options of {@linkcode Pipeline}. */
@@ -86,7 +92,9 @@ export class Pipeline {
       }
       const swept = await this.#opts.store.prune(live);
       result.removed.push(...swept.removed);
-      if (swept.removed.length) logger.info("removed files of objects gone while stopped", { files: swept.removed.length });
+      if (swept.removed.length) {
+        logger.info("removed files of objects gone while stopped", { files: swept.removed.length });
+      }
     }
     this.stats.changeSets++;
     this.stats.filesWritten += result.written.length;
@@ -113,7 +121,7 @@ function merge(into: WriteResult, from: WriteResult | undefined): void {
 }
 
 /** Notifier slots as the dispatcher wants them. */
-export function notifierSlots(slots: Slot<Notifier>[]) {
+export function notifierSlots(slots: Slot<Notifier>[]): NotifierSlot[] {
   return slots.map((s) => ({
     plugin: s.plugin,
     instance: s.instance,

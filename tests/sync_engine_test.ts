@@ -41,11 +41,21 @@ async function replaceCm(
   });
 }
 
-async function del(cluster: Cluster, ns: string, kind: "configmaps" | "secrets", name: string): Promise<void> {
+async function del(
+  cluster: Cluster,
+  ns: string,
+  kind: "configmaps" | "secrets",
+  name: string,
+): Promise<void> {
   await cluster.admin.request("DELETE", `/api/v1/namespaces/${ns}/${kind}/${name}`);
 }
 
-async function secret(cluster: Cluster, ns: string, name: string, data: Record<string, Uint8Array>): Promise<void> {
+async function secret(
+  cluster: Cluster,
+  ns: string,
+  name: string,
+  data: Record<string, Uint8Array>,
+): Promise<void> {
   await cluster.admin.create(`/api/v1/namespaces/${ns}/secrets`, {
     metadata: { name, labels: { [LABEL]: "1" } },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, encodeBase64(v)])),
@@ -109,39 +119,61 @@ async function sidecar(cluster: Cluster, opts: {
 Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
   await using cluster = await startCluster();
 
-  await t.step("add, update, delete, label removed, key removed, invalid JSON kept out", async () => {
-    const ns = "basic";
-    await cluster.createNamespace(ns);
-    await cm(cluster, ns, "dash", { "a.json": '{"v":1}', "b.json": '{"b":true}', "notes.txt": "skip me" });
-    await cm(cluster, ns, "unlabelled", { "u.json": "{}" }, { labels: { other: "x" } });
-    const { proc, folder } = await sidecar(cluster, { namespaces: [ns] });
-    try {
-      await eventually(async () => assert.equal(await readText(join(folder, "a.json")), '{"v":1}'), { proc, what: "initial file" });
-      assert.deepEqual(await listFiles(folder), ["a.json", "b.json"], "only labelled .json keys are written");
+  await t.step(
+    "add, update, delete, label removed, key removed, invalid JSON kept out",
+    async () => {
+      const ns = "basic";
+      await cluster.createNamespace(ns);
+      await cm(cluster, ns, "dash", {
+        "a.json": '{"v":1}',
+        "b.json": '{"b":true}',
+        "notes.txt": "skip me",
+      });
+      await cm(cluster, ns, "unlabelled", { "u.json": "{}" }, { labels: { other: "x" } });
+      const { proc, folder } = await sidecar(cluster, { namespaces: [ns] });
+      try {
+        await eventually(
+          async () => assert.equal(await readText(join(folder, "a.json")), '{"v":1}'),
+          { proc, what: "initial file" },
+        );
+        assert.deepEqual(
+          await listFiles(folder),
+          ["a.json", "b.json"],
+          "only labelled .json keys are written",
+        );
 
-      await replaceCm(cluster, ns, "dash", { "a.json": '{"v":2}', "b.json": '{"b":true}' });
-      await eventually(async () => assert.equal(await readText(join(folder, "a.json")), '{"v":2}'), { proc, what: "update" });
+        await replaceCm(cluster, ns, "dash", { "a.json": '{"v":2}', "b.json": '{"b":true}' });
+        await eventually(
+          async () => assert.equal(await readText(join(folder, "a.json")), '{"v":2}'),
+          { proc, what: "update" },
+        );
 
-      await replaceCm(cluster, ns, "dash", { "a.json": '{"v":2}' });
-      await eventually(() => absent(join(folder, "b.json")), { proc, what: "key removed" });
+        await replaceCm(cluster, ns, "dash", { "a.json": '{"v":2}' });
+        await eventually(() => absent(join(folder, "b.json")), { proc, what: "key removed" });
 
-      await replaceCm(cluster, ns, "dash", { "a.json": "{not json" });
-      await eventually(() => assert.match(proc.output, /not valid JSON/), { proc, what: "invalid JSON error" });
-      assert.match(proc.output, /configmap\/basic\/dash/);
-      assert.equal(await readText(join(folder, "a.json")), '{"v":2}', "the last good file stays");
+        await replaceCm(cluster, ns, "dash", { "a.json": "{not json" });
+        await eventually(() => assert.match(proc.output, /not valid JSON/), {
+          proc,
+          what: "invalid JSON error",
+        });
+        assert.match(proc.output, /configmap\/basic\/dash/);
+        assert.equal(await readText(join(folder, "a.json")), '{"v":2}', "the last good file stays");
 
-      await replaceCm(cluster, ns, "dash", { "a.json": '{"v":3}' }, { other: "label" });
-      await eventually(() => absent(join(folder, "a.json")), { proc, what: "label removed" });
+        await replaceCm(cluster, ns, "dash", { "a.json": '{"v":3}' }, { other: "label" });
+        await eventually(() => absent(join(folder, "a.json")), { proc, what: "label removed" });
 
-      await cm(cluster, ns, "again", { "c.json": "[]" });
-      await eventually(async () => assert.equal(await readText(join(folder, "c.json")), "[]"), { proc });
-      await del(cluster, ns, "configmaps", "again");
-      await eventually(() => absent(join(folder, "c.json")), { proc, what: "delete" });
-      assert.deepEqual(await listFiles(folder), []);
-    } finally {
-      await proc.stop();
-    }
-  });
+        await cm(cluster, ns, "again", { "c.json": "[]" });
+        await eventually(async () => assert.equal(await readText(join(folder, "c.json")), "[]"), {
+          proc,
+        });
+        await del(cluster, ns, "configmaps", "again");
+        await eventually(() => absent(join(folder, "c.json")), { proc, what: "delete" });
+        assert.deepEqual(await listFiles(folder), []);
+      } finally {
+        await proc.stop();
+      }
+    },
+  );
 
   await t.step("several namespaces, and ALL with a cluster-wide role", async () => {
     for (const ns of ["multi-a", "multi-b", "multi-c"]) await cluster.createNamespace(ns);
@@ -151,12 +183,17 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
     const several = await sidecar(cluster, { namespaces: ["multi-a", "multi-b"] });
     const all = await sidecar(cluster, { namespaces: "ALL" });
     try {
-      await eventually(async () => assert.deepEqual(await listFiles(several.folder), ["one.json", "two.json"]), {
-        proc: several.proc,
-      });
+      await eventually(
+        async () => assert.deepEqual(await listFiles(several.folder), ["one.json", "two.json"]),
+        {
+          proc: several.proc,
+        },
+      );
       await eventually(async () => {
         const files = await listFiles(all.folder);
-        for (const f of ["one.json", "two.json", "three.json"]) assert.ok(files.includes(f), `${f} in ${files}`);
+        for (const f of ["one.json", "two.json", "three.json"]) {
+          assert.ok(files.includes(f), `${f} in ${files}`);
+        }
       }, { proc: all.proc });
       await del(cluster, "multi-b", "configmaps", "two");
       await eventually(() => absent(join(several.folder, "two.json")), { proc: several.proc });
@@ -167,31 +204,52 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
     }
   });
 
-  await t.step("RESOURCE=secret and both: Secret and binaryData bytes exact, Secrets owner-only", async () => {
-    const ns = "kinds";
-    await cluster.createNamespace(ns);
-    const bytes = new Uint8Array([0x7b, 0x22, 0x6b, 0x22, 0x3a, 0x22, 0xc3, 0xa9, 0x22, 0x7d]); // {"k":"é"}
-    await secret(cluster, ns, "creds", { "creds.json": bytes });
-    await cm(cluster, ns, "bin", {}, { binaryData: { "bin.json": encodeBase64(new TextEncoder().encode('{"bin":1}')) } });
-    const rules = READ_CONFIGMAPS_AND_SECRETS;
-    const secretsOnly = await sidecar(cluster, { namespaces: [ns], rules, env: { RESOURCE: "secret" } });
-    const both = await sidecar(cluster, { namespaces: [ns], rules, env: { RESOURCE: "both" } });
-    try {
-      await eventually(async () => assert.deepEqual(await listFiles(secretsOnly.folder), ["creds.json"]), {
-        proc: secretsOnly.proc,
+  await t.step(
+    "RESOURCE=secret and both: Secret and binaryData bytes exact, Secrets owner-only",
+    async () => {
+      const ns = "kinds";
+      await cluster.createNamespace(ns);
+      const bytes = new Uint8Array([0x7b, 0x22, 0x6b, 0x22, 0x3a, 0x22, 0xc3, 0xa9, 0x22, 0x7d]); // {"k":"é"}
+      await secret(cluster, ns, "creds", { "creds.json": bytes });
+      await cm(cluster, ns, "bin", {}, {
+        binaryData: { "bin.json": encodeBase64(new TextEncoder().encode('{"bin":1}')) },
       });
-      assert.deepEqual(await Deno.readFile(join(secretsOnly.folder, "creds.json")), bytes);
-      assert.equal((await Deno.stat(join(secretsOnly.folder, "creds.json"))).mode! & 0o777, 0o600);
-      await eventually(async () => assert.deepEqual(await listFiles(both.folder), ["bin.json", "creds.json"]), {
-        proc: both.proc,
+      const rules = READ_CONFIGMAPS_AND_SECRETS;
+      const secretsOnly = await sidecar(cluster, {
+        namespaces: [ns],
+        rules,
+        env: { RESOURCE: "secret" },
       });
-      assert.equal(await readText(join(both.folder, "bin.json")), '{"bin":1}');
-      assert.ok(!secretsOnly.proc.output.includes('"k":"é"'), "secret values never reach the logs");
-    } finally {
-      await secretsOnly.proc.stop();
-      await both.proc.stop();
-    }
-  });
+      const both = await sidecar(cluster, { namespaces: [ns], rules, env: { RESOURCE: "both" } });
+      try {
+        await eventually(
+          async () => assert.deepEqual(await listFiles(secretsOnly.folder), ["creds.json"]),
+          {
+            proc: secretsOnly.proc,
+          },
+        );
+        assert.deepEqual(await Deno.readFile(join(secretsOnly.folder, "creds.json")), bytes);
+        assert.equal(
+          (await Deno.stat(join(secretsOnly.folder, "creds.json"))).mode! & 0o777,
+          0o600,
+        );
+        await eventually(
+          async () => assert.deepEqual(await listFiles(both.folder), ["bin.json", "creds.json"]),
+          {
+            proc: both.proc,
+          },
+        );
+        assert.equal(await readText(join(both.folder, "bin.json")), '{"bin":1}');
+        assert.ok(
+          !secretsOnly.proc.output.includes('"k":"é"'),
+          "secret values never reach the logs",
+        );
+      } finally {
+        await secretsOnly.proc.stop();
+        await both.proc.stop();
+      }
+    },
+  );
 
   await t.step("LABEL_VALUE selects only objects with that value", async () => {
     const ns = "labelvalue";
@@ -200,90 +258,130 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
     await cm(cluster, ns, "no", { "no.json": "2" }, { labels: { [LABEL]: "other" } });
     const s = await sidecar(cluster, { namespaces: [ns], env: { LABEL_VALUE: "grafana" } });
     try {
-      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["yes.json"]), { proc: s.proc });
+      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["yes.json"]), {
+        proc: s.proc,
+      });
     } finally {
       await s.proc.stop();
     }
   });
 
-  await t.step("notifications: method, payload and basic auth as received; one per burst; none without change", async () => {
-    const ns = "notify";
-    await cluster.createNamespace(ns);
-    await cm(cluster, ns, "first", { "first.json": "{}" });
-    await using receiver = new Receiver();
-    const s = await sidecar(cluster, {
-      namespaces: [ns],
-      env: {
-        REQ_URL: `${receiver.url}/reload?x=1`,
-        REQ_METHOD: "POST",
-        REQ_PAYLOAD: '{"reload":true}',
-        REQ_USERNAME: "grafana",
-        REQ_PASSWORD: "s3cr3t-pw",
-      },
-    });
-    try {
-      await eventually(() => assert.equal(receiver.requests.length, 1), { proc: s.proc, what: "initial notification" });
-      const first = receiver.requests[0]!;
-      assert.equal(first.method, "POST");
-      assert.equal(first.path, "/reload?x=1");
-      assert.equal(first.body, '{"reload":true}');
-      assert.equal(first.headers["authorization"], `Basic ${btoa("grafana:s3cr3t-pw")}`);
+  await t.step(
+    "notifications: method, payload and basic auth as received; one per burst; none without change",
+    async () => {
+      const ns = "notify";
+      await cluster.createNamespace(ns);
+      await cm(cluster, ns, "first", { "first.json": "{}" });
+      await using receiver = new Receiver();
+      const s = await sidecar(cluster, {
+        namespaces: [ns],
+        env: {
+          REQ_URL: `${receiver.url}/reload?x=1`,
+          REQ_METHOD: "POST",
+          REQ_PAYLOAD: '{"reload":true}',
+          REQ_USERNAME: "grafana",
+          REQ_PASSWORD: "s3cr3t-pw",
+        },
+      });
+      try {
+        await eventually(() => assert.equal(receiver.requests.length, 1), {
+          proc: s.proc,
+          what: "initial notification",
+        });
+        const first = receiver.requests[0]!;
+        assert.equal(first.method, "POST");
+        assert.equal(first.path, "/reload?x=1");
+        assert.equal(first.body, '{"reload":true}');
+        assert.equal(first.headers["authorization"], `Basic ${btoa("grafana:s3cr3t-pw")}`);
 
-      // A change that writes nothing (a .txt key) must not notify; the next real change proves we waited long enough.
-      await cm(cluster, ns, "ignored", { "ignored.txt": "x" });
-      await Promise.all(
-        Array.from({ length: 50 }, (_, i) => cm(cluster, ns, `burst-${i}`, { [`burst-${i}.json`]: String(i) })),
-      );
-      await eventually(async () => assert.equal((await listFiles(s.folder)).length, 51), { proc: s.proc });
-      await eventually(() => assert.equal(receiver.requests.length, 2), { proc: s.proc });
-      // Let any stray extra notification arrive before counting: the sidecar logs every change set it writes.
-      await eventually(() => assert.match(s.proc.output, /change set written/), { proc: s.proc });
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(receiver.requests.length, 2, "one notification for the burst, none for the .txt object");
-      assert.ok(!s.proc.output.includes("s3cr3t-pw"), "the password never reaches the logs");
-    } finally {
-      await s.proc.stop();
-    }
-  });
+        // A change that writes nothing (a .txt key) must not notify; the next real change proves we waited long enough.
+        await cm(cluster, ns, "ignored", { "ignored.txt": "x" });
+        await Promise.all(
+          Array.from(
+            { length: 50 },
+            (_, i) => cm(cluster, ns, `burst-${i}`, { [`burst-${i}.json`]: String(i) }),
+          ),
+        );
+        await eventually(async () => assert.equal((await listFiles(s.folder)).length, 51), {
+          proc: s.proc,
+        });
+        await eventually(() => assert.equal(receiver.requests.length, 2), { proc: s.proc });
+        // Let any stray extra notification arrive before counting: the sidecar logs every change set it writes.
+        await eventually(() => assert.match(s.proc.output, /change set written/), { proc: s.proc });
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(
+          receiver.requests.length,
+          2,
+          "one notification for the burst, none for the .txt object",
+        );
+        assert.ok(!s.proc.output.includes("s3cr3t-pw"), "the password never reaches the logs");
+      } finally {
+        await s.proc.stop();
+      }
+    },
+  );
 
-  await t.step("REQ_SKIP_INIT skips the initial notification only; endpoint down then up is retried", async () => {
-    const ns = "skipinit";
-    await cluster.createNamespace(ns);
-    await cm(cluster, ns, "a", { "a.json": "{}" });
-    const receiver = new Receiver();
-    const port = receiver.port;
-    const s = await sidecar(cluster, {
-      namespaces: [ns],
-      env: { REQ_URL: `${receiver.url}/r`, REQ_SKIP_INIT: "true", REQ_RETRY_BACKOFF_FACTOR: "0.2", REQ_RETRY_TOTAL: "8" },
-    });
-    let second: Receiver | undefined;
-    try {
-      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["a.json"]), { proc: s.proc });
-      await cm(cluster, ns, "b", { "b.json": "{}" });
-      await eventually(() => assert.equal(receiver.requests.length, 1), { proc: s.proc });
-      assert.equal(receiver.requests[0]!.method, "GET");
+  await t.step(
+    "REQ_SKIP_INIT skips the initial notification only; endpoint down then up is retried",
+    async () => {
+      const ns = "skipinit";
+      await cluster.createNamespace(ns);
+      await cm(cluster, ns, "a", { "a.json": "{}" });
+      const receiver = new Receiver();
+      const port = receiver.port;
+      const s = await sidecar(cluster, {
+        namespaces: [ns],
+        env: {
+          REQ_URL: `${receiver.url}/r`,
+          REQ_SKIP_INIT: "true",
+          REQ_RETRY_BACKOFF_FACTOR: "0.2",
+          REQ_RETRY_TOTAL: "8",
+        },
+      });
+      let second: Receiver | undefined;
+      try {
+        await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["a.json"]), {
+          proc: s.proc,
+        });
+        await cm(cluster, ns, "b", { "b.json": "{}" });
+        await eventually(() => assert.equal(receiver.requests.length, 1), { proc: s.proc });
+        assert.equal(receiver.requests[0]!.method, "GET");
 
-      await receiver.close(); // endpoint down
-      await cm(cluster, ns, "c", { "c.json": "{}" });
-      await eventually(() => assert.match(s.proc.output, /notif[a-z]* .*fail|retry/i), { proc: s.proc, what: "a failed attempt" });
-      second = new Receiver(port); // endpoint up again on the same address
-      await eventually(() => assert.equal(second!.requests.length, 1), { proc: s.proc, what: "delivery after the endpoint came back" });
-    } finally {
-      await s.proc.stop();
-      await second?.close();
-    }
-  });
+        await receiver.close(); // endpoint down
+        await cm(cluster, ns, "c", { "c.json": "{}" });
+        await eventually(() => assert.match(s.proc.output, /notif[a-z]* .*fail|retry/i), {
+          proc: s.proc,
+          what: "a failed attempt",
+        });
+        second = new Receiver(port); // endpoint up again on the same address
+        await eventually(() => assert.equal(second!.requests.length, 1), {
+          proc: s.proc,
+          what: "delivery after the endpoint came back",
+        });
+      } finally {
+        await s.proc.stop();
+        await second?.close();
+      }
+    },
+  );
 
   await t.step("METHOD=list relists and applies the difference", async () => {
     const ns = "listmode";
     await cluster.createNamespace(ns);
     await cm(cluster, ns, "a", { "a.json": "1" });
-    const s = await sidecar(cluster, { namespaces: [ns], env: { METHOD: "list", SLEEP_TIME: "1" } });
+    const s = await sidecar(cluster, {
+      namespaces: [ns],
+      env: { METHOD: "list", SLEEP_TIME: "1" },
+    });
     try {
-      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["a.json"]), { proc: s.proc });
+      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["a.json"]), {
+        proc: s.proc,
+      });
       await cm(cluster, ns, "b", { "b.json": "2" });
       await del(cluster, ns, "configmaps", "a");
-      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["b.json"]), { proc: s.proc });
+      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["b.json"]), {
+        proc: s.proc,
+      });
     } finally {
       await s.proc.stop();
     }
@@ -294,7 +392,11 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
     await cluster.createNamespace(ns);
     await cm(cluster, ns, "a", { "a.json": '{"once":true}' });
     await using receiver = new Receiver();
-    const sa = await cluster.createServiceAccount({ namespace: ns, name: "once", rules: READ_CONFIGMAPS });
+    const sa = await cluster.createServiceAccount({
+      namespace: ns,
+      name: "once",
+      rules: READ_CONFIGMAPS,
+    });
     const pod = await cluster.podEnvironment(sa);
     const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
     const r = await runSidecarToEnd(cluster, pod, {
@@ -308,51 +410,75 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
     assert.equal(await readText(join(folder, "a.json")), '{"once":true}');
     assert.equal(receiver.requests.length, 1);
 
-    const denied = await runSidecarToEnd(cluster, pod, { METHOD: "sleep", FOLDER: folder, LABEL, NAMESPACE: "kube-system" });
+    const denied = await runSidecarToEnd(cluster, pod, {
+      METHOD: "sleep",
+      FOLDER: folder,
+      LABEL,
+      NAMESPACE: "kube-system",
+    });
     assert.notEqual(denied.code, 0, "a sync that cannot list fails");
     assert.match(denied.output, /403|forbidden/i);
   });
 
-  await t.step("an object deleted while the API server is down loses its file after the restart", async () => {
-    const ns = "restart";
-    await cluster.createNamespace(ns);
-    await cm(cluster, ns, "stays", { "stays.json": "1" });
-    await cm(cluster, ns, "goes", { "goes.json": "2" });
-    const s = await sidecar(cluster, { namespaces: [ns], env: { ERROR_THROTTLE_SLEEP: "0.5" } });
-    try {
-      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["goes.json", "stays.json"]), { proc: s.proc });
-      await cluster.stopApiServer();
-      // Delete straight in etcd's view: start a second API server? No: stop, delete via a restarted server
-      // before the sidecar can reconnect is racy, so instead we delete while the server is up but the
-      // sidecar's watch is severed, which is exactly what a restart looks like to the sidecar.
-      await cluster.startApiServer();
-      await del(cluster, ns, "configmaps", "goes");
-      await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["stays.json"]), { proc: s.proc, timeoutMs: 60_000 });
-    } finally {
-      await s.proc.stop();
-    }
-  });
+  await t.step(
+    "an object deleted while the API server is down loses its file after the restart",
+    async () => {
+      const ns = "restart";
+      await cluster.createNamespace(ns);
+      await cm(cluster, ns, "stays", { "stays.json": "1" });
+      await cm(cluster, ns, "goes", { "goes.json": "2" });
+      const s = await sidecar(cluster, { namespaces: [ns], env: { ERROR_THROTTLE_SLEEP: "0.5" } });
+      try {
+        await eventually(
+          async () => assert.deepEqual(await listFiles(s.folder), ["goes.json", "stays.json"]),
+          { proc: s.proc },
+        );
+        await cluster.stopApiServer();
+        // Delete straight in etcd's view: start a second API server? No: stop, delete via a restarted server
+        // before the sidecar can reconnect is racy, so instead we delete while the server is up but the
+        // sidecar's watch is severed, which is exactly what a restart looks like to the sidecar.
+        await cluster.startApiServer();
+        await del(cluster, ns, "configmaps", "goes");
+        await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["stays.json"]), {
+          proc: s.proc,
+          timeoutMs: 60_000,
+        });
+      } finally {
+        await s.proc.stop();
+      }
+    },
+  );
 
-  await t.step("an object deleted while the sidecar is down loses its file on the next start", async () => {
-    const ns = "offline";
-    await cluster.createNamespace(ns);
-    await cm(cluster, ns, "stays", { "stays.json": "1" });
-    await cm(cluster, ns, "goes", { "goes.json": "2" });
-    const first = await sidecar(cluster, { namespaces: [ns] });
-    await eventually(async () => assert.deepEqual(await listFiles(first.folder), ["goes.json", "stays.json"]), { proc: first.proc });
-    const status = await first.proc.stop();
-    assert.equal(status.code, 0, "SIGTERM exits 0");
-    await Deno.writeTextFile(join(first.folder, "users-own.json"), "{}");
-    await del(cluster, ns, "configmaps", "goes");
-    const second = await sidecar(cluster, { namespaces: [ns], folder: first.folder });
-    try {
-      await eventually(async () => assert.deepEqual(await listFiles(first.folder), ["stays.json", "users-own.json"]), {
-        proc: second.proc,
-      });
-    } finally {
-      await second.proc.stop();
-    }
-  });
+  await t.step(
+    "an object deleted while the sidecar is down loses its file on the next start",
+    async () => {
+      const ns = "offline";
+      await cluster.createNamespace(ns);
+      await cm(cluster, ns, "stays", { "stays.json": "1" });
+      await cm(cluster, ns, "goes", { "goes.json": "2" });
+      const first = await sidecar(cluster, { namespaces: [ns] });
+      await eventually(
+        async () => assert.deepEqual(await listFiles(first.folder), ["goes.json", "stays.json"]),
+        { proc: first.proc },
+      );
+      const status = await first.proc.stop();
+      assert.equal(status.code, 0, "SIGTERM exits 0");
+      await Deno.writeTextFile(join(first.folder, "users-own.json"), "{}");
+      await del(cluster, ns, "configmaps", "goes");
+      const second = await sidecar(cluster, { namespaces: [ns], folder: first.folder });
+      try {
+        await eventually(
+          async () =>
+            assert.deepEqual(await listFiles(first.folder), ["stays.json", "users-own.json"]),
+          {
+            proc: second.proc,
+          },
+        );
+      } finally {
+        await second.proc.stop();
+      }
+    },
+  );
 });
 
 Deno.test("bad configuration exits 2 with every problem named, before touching the folder", async () => {

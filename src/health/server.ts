@@ -73,7 +73,9 @@ export function renderMetrics(metrics: Metric[]): string {
     out += `# HELP ${m.name} ${m.help}\n# TYPE ${m.name} ${m.type}\n`;
     for (const s of m.samples) {
       const labels = Object.entries(s.labels ?? {})
-        .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
+        .map(([k, v]) =>
+          `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
+        )
         .join(",");
       out += `${m.name}${labels ? `{${labels}}` : ""} ${s.value}\n`;
     }

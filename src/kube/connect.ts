@@ -37,7 +37,10 @@ export async function resolveConnection(opts: ConnectOptions): Promise<ResolvedC
   const host = opts.env.KUBERNETES_SERVICE_HOST;
   const saDir = opts.env.GSIDECAR_SERVICE_ACCOUNT_DIR ?? SERVICE_ACCOUNT_DIR;
   if (host && !opts.kubeconfig && (await exists(join(saDir, "token")))) {
-    return { connection: await inCluster(host, opts.env.KUBERNETES_SERVICE_PORT ?? "443", saDir), source: "in-cluster" };
+    return {
+      connection: await inCluster(host, opts.env.KUBERNETES_SERVICE_PORT ?? "443", saDir),
+      source: "in-cluster",
+    };
   }
   return await fromKubeconfig(opts.kubeconfig);
 }
@@ -78,7 +81,9 @@ async function fromKubeconfig(path: string | undefined): Promise<ResolvedConnect
   else kc.loadFromDefault();
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
-    throw new Error(`no current cluster in the kubeconfig (${path ?? "KUBECONFIG or ~/.kube/config"})`);
+    throw new Error(
+      `no current cluster in the kubeconfig (${path ?? "KUBECONFIG or ~/.kube/config"})`,
+    );
   }
   const user = kc.getCurrentUser();
   const readData = (data: string | undefined, file: string | undefined): string | undefined => {
@@ -101,5 +106,8 @@ async function fromKubeconfig(path: string | undefined): Promise<ResolvedConnect
       return auth?.replace(/^Bearer\s+/i, "") ?? undefined;
     };
   }
-  return { connection, source: `kubeconfig ${path ?? "(default)"} context ${kc.getCurrentContext()}` };
+  return {
+    connection,
+    source: `kubeconfig ${path ?? "(default)"} context ${kc.getCurrentContext()}`,
+  };
 }

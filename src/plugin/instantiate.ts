@@ -4,7 +4,13 @@
  *
  * @module
  */
-import type { AnyNotifierDefinition, AnyWriterDefinition, FileSink, Notifier, Writer } from "./contract.ts";
+import type {
+  AnyNotifierDefinition,
+  AnyWriterDefinition,
+  FileSink,
+  Notifier,
+  Writer,
+} from "./contract.ts";
 import { invokeHook } from "./invoke.ts";
 import type { Logger } from "./logger.ts";
 import { validate } from "./standard_schema.ts";

@@ -108,7 +108,9 @@ export class Reconciler implements SourceHandler {
     }
     for (const ref of invalid) present.add(refKey(ref));
     for (const [key, known] of this.#known) {
-      if (known.scopeId === scope.id && !present.has(key)) this.#delete(parseKey(key), "gone from list");
+      if (known.scopeId === scope.id && !present.has(key)) {
+        this.#delete(parseKey(key), "gone from list");
+      }
     }
     for (const [key, held] of this.#held) {
       if (held.scopeId === scope.id && !present.has(key)) this.#delete(held.ref, "gone from list");
@@ -126,7 +128,10 @@ export class Reconciler implements SourceHandler {
 
   invalid(scope: Scope, ref: ObjectRef, error: Error): void {
     this.stats.rejectedObjects++;
-    this.#log.error("object refused; its files stay as they were", { object: refKey(ref), error: error.message });
+    this.#log.error("object refused; its files stay as they were", {
+      object: refKey(ref),
+      error: error.message,
+    });
     this.#held.set(refKey(ref), { scopeId: scope.id, ref });
   }
 

@@ -36,10 +36,16 @@ export function resolveTargetDir(
 ): { dir: string } | { error: string } {
   if (annotation === undefined || annotation.trim() === "") return { dir: rules.folder };
   const value = annotation.trim();
-  if (value.includes("\0")) return { error: `folder annotation ${JSON.stringify(value)} contains a NUL byte` };
+  if (value.includes("\0")) {
+    return { error: `folder annotation ${JSON.stringify(value)} contains a NUL byte` };
+  }
   const dir = resolve(rules.folder, value);
   if (isInside(rules.folder, dir)) return { dir };
   if (isAbsolute(value) && rules.roots.some((root) => isInside(root, dir))) return { dir };
   const allowed = [rules.folder, ...rules.roots].join(", ");
-  return { error: `folder annotation ${JSON.stringify(value)} resolves to ${dir}, outside the allowed roots (${allowed})` };
+  return {
+    error: `folder annotation ${
+      JSON.stringify(value)
+    } resolves to ${dir}, outside the allowed roots (${allowed})`,
+  };
 }

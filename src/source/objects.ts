@@ -49,7 +49,9 @@ export function snapshotOf(kind: ResourceKind, obj: KubeObject): ObjectSnapshot 
     try {
       return decodeBase64(value);
     } catch {
-      throw new DecodeError(`${kind} ${ref.namespace}/${ref.name} key "${key}": value is not valid base64`);
+      throw new DecodeError(
+        `${kind} ${ref.namespace}/${ref.name} key "${key}": value is not valid base64`,
+      );
     }
   };
   if (kind === "secret") {

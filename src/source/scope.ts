@@ -28,7 +28,10 @@ const PLURAL: Record<ResourceKind, string> = { configmap: "configmaps", secret: 
  * // ["/api/v1/namespaces/a/configmaps", "/api/v1/namespaces/b/configmaps"]
  * ```
  */
-export function scopesFor(kinds: readonly ResourceKind[], namespaces: readonly string[] | "ALL"): Scope[] {
+export function scopesFor(
+  kinds: readonly ResourceKind[],
+  namespaces: readonly string[] | "ALL",
+): Scope[] {
   const scopes: Scope[] = [];
   for (const kind of kinds) {
     if (namespaces === "ALL") {

@@ -126,7 +126,10 @@ export class ScopeWatcher {
         if (this.#opts.signal.aborted) throw e;
         this.stats.errors++;
         const delay = this.#backoff(attempt);
-        this.#log.warn("list failed; retrying", { error: describe(e), retryInSeconds: round(delay / 1000) });
+        this.#log.warn("list failed; retrying", {
+          error: describe(e),
+          retryInSeconds: round(delay / 1000),
+        });
         await sleep(delay, this.#opts.signal);
       }
     }
@@ -148,7 +151,10 @@ export class ScopeWatcher {
           this.stats.gaps++;
           const relistNow = e instanceof WatchGap && e.relistNow;
           const delay = relistNow ? 0 : this.#backoff(gaps);
-          this.#log.warn("watch gap; relisting", { reason: describe(e), retryInSeconds: round(delay / 1000) });
+          this.#log.warn("watch gap; relisting", {
+            reason: describe(e),
+            retryInSeconds: round(delay / 1000),
+          });
           if (delay > 0) await sleep(delay, signal);
           rv = await this.listWithRetry();
         }
@@ -191,7 +197,11 @@ export class ScopeWatcher {
         arm();
         this.lastActivity = Date.now();
         if (ev.type === "ERROR") {
-          const status = ev.object as unknown as { code?: number; reason?: string; message?: string };
+          const status = ev.object as unknown as {
+            code?: number;
+            reason?: string;
+            message?: string;
+          };
           throw new WatchGap(
             `watch error ${status.code ?? "?"} ${status.reason ?? ""}: ${status.message ?? ""}`,
             status.code === 410,
@@ -227,7 +237,11 @@ export class ScopeWatcher {
   }
 
   #refOf(obj: KubeObject): ObjectRef {
-    return { kind: this.scope.kind, namespace: obj.metadata.namespace ?? "", name: obj.metadata.name };
+    return {
+      kind: this.scope.kind,
+      namespace: obj.metadata.namespace ?? "",
+      name: obj.metadata.name,
+    };
   }
 
   /** Exponential backoff from ERROR_THROTTLE_SLEEP, capped at 8×, with ±20 % jitter. */

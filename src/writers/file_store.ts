@@ -58,9 +58,9 @@ export const TEMP_PREFIX = ".k8s-gsidecar-tmp-";
  * @example
  * ```ts
  * import type { FileStoreOptions } from "./file_store.ts";
- * import type { Logger } from "../plugin/logger.ts";
- * declare const logger: Logger;
- * const opts: FileStoreOptions = { folder: "/config", allowedRoots: ["/etc/app"], logger };
+ * // `logger` comes from the core; the rest is the deployment's choice.
+ * const opts: Omit<FileStoreOptions, "logger"> = { folder: "/config", allowedRoots: ["/etc/app"] };
+ * console.assert(opts.allowedRoots?.length === 1);
  * ```
  */
 export interface FileStoreOptions {
@@ -271,7 +271,8 @@ export class FileStore {
   }
 
   /**
-   * Waits for pending operations, syncs the record to disk and closes it. Later calls throw.
+   * Waits for pending operations, syncs the record to disk and closes it. Later sink and prune
+   * calls throw; closing again does nothing.
    *
    * @example
    * ```ts ignore
@@ -279,7 +280,7 @@ export class FileStore {
    * ```
    */
   close(): Promise<void> {
-    return this.#serial(async () => {
+    const run = this.#tail.then(async () => {
       this.#closed = true;
       const journal = this.#journal;
       this.#journal = undefined;
@@ -290,6 +291,8 @@ export class FileStore {
         journal.close();
       }
     });
+    this.#tail = run.catch(() => {});
+    return run;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -671,3 +671,16 @@ Deno.test("FileStore.sync() writes under an allowed root outside the folder", as
     assert.equal(await read(join(folder, "real", "b.txt")), "b");
   });
 });
+
+Deno.test("FileStore.close() waits for pending calls and refuses later ones", async () => {
+  await withFolder(async (folder, logger) => {
+    const store = await FileStore.open({ folder, logger });
+    const path = join(folder, "a.txt");
+    const pending = store.scoped("w").sync(cm("x"), [{ path, content: bytes("a") }]);
+    await store.close();
+    await store.close();
+    assert.deepEqual((await pending).written, [path]);
+    await assert.rejects(() => store.scoped("w").remove(cm("x")), /closed/);
+    assert.equal(await read(path), "a");
+  });
+});

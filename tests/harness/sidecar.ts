@@ -69,8 +69,14 @@ export async function eventually<T>(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const tail = opts.proc ? `\n--- ${opts.proc.name} output (tail) ---\n${opts.proc.output.slice(-6000)}` : "";
-  throw new Error(`${opts.what ?? "condition"} not reached: ${last instanceof Error ? last.message : last}${tail}`);
+  const tail = opts.proc
+    ? `\n--- ${opts.proc.name} output (tail) ---\n${opts.proc.output.slice(-6000)}`
+    : "";
+  throw new Error(
+    `${opts.what ?? "condition"} not reached: ${
+      last instanceof Error ? last.message : last
+    }${tail}`,
+  );
 }
 
 /** A recorded HTTP request. */
