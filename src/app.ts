@@ -84,6 +84,16 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
       }),
     );
   }
+  if (config.script) {
+    const def = (await BUILTIN_NOTIFIERS["script"]!()).default;
+    notifiers.push(
+      await createNotifier(def, { path: config.script }, {
+        instance: "script#0",
+        logger: logger.child("notifier", "script#0"),
+        signal,
+      }),
+    );
+  }
   const dispatcher = new NotifyDispatcher(notifierSlots(notifiers), {
     signal,
     logger: logger.child("notify"),

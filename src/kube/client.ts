@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { insecureFetch } from "./insecure_fetch.ts";
 
 /** How to reach and authenticate to one API server. */
 export interface KubeConnection {
@@ -16,6 +17,8 @@ export interface KubeConnection {
   clientKey?: string | undefined;
   /** Returns the bearer token for the next request; called on every request so rotated tokens are used. */
   token?: (() => string | undefined | Promise<string | undefined>) | undefined;
+  /** Do not verify the server's certificate (`SKIP_TLS_VERIFY`). */
+  skipTlsVerify?: boolean | undefined;
 }
 
 /** One event of a watch stream. */
@@ -205,6 +208,12 @@ export class KubeClient {
       client: this.#http,
     };
     if (opts.signal) init.signal = opts.signal;
+    if (this.#conn.skipTlsVerify) {
+      return await insecureFetch(url, init, {
+        cert: this.#conn.clientCert,
+        key: this.#conn.clientKey,
+      });
+    }
     return await fetch(url, init);
   }
 }

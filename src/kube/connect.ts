@@ -16,6 +16,8 @@ export interface ConnectOptions {
   env: Record<string, string | undefined>;
   /** `KUBECONFIG` from the configuration. */
   kubeconfig?: string | undefined;
+  /** `SKIP_TLS_VERIFY`. */
+  skipTlsVerify?: boolean | undefined;
 }
 
 /** A connection plus where it came from, for the startup log. */

@@ -16,4 +16,5 @@ export const BUILTIN_WRITERS: Readonly<Record<string, Loader<AnyWriterDefinition
 /** Built-in notifiers by name. */
 export const BUILTIN_NOTIFIERS: Readonly<Record<string, Loader<AnyNotifierDefinition>>> = {
   "http-basic": () => import("../../plugins/http_basic/mod.ts"),
+  "script": () => import("../../plugins/script/mod.ts"),
 };
