@@ -15,9 +15,10 @@ import { createNotifier, createWriter, type Slot } from "./plugin/instantiate.ts
 import type { Logger } from "./plugin/logger.ts";
 import { BUILTIN_NOTIFIERS, BUILTIN_WRITERS } from "./plugin/registry.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
-import { scopesFor } from "./source/scope.ts";
+import { nameSelectorFor, scopesFor } from "./source/scope.ts";
 import { ScopeWatcher, sleep } from "./source/scope_watcher.ts";
 import { FileStore } from "./writers/file_store.ts";
+import { resolveUrlEntries, type UrlEntryOptions } from "./writers/url_entries.ts";
 
 /** Inputs of {@linkcode runSidecar}. */
 export interface RunOptions {
@@ -99,7 +100,9 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     logger: logger.child("notify"),
   });
 
-  const scopes = scopesFor(config.resources, config.namespaces);
+  // RESOURCE_NAME narrows on the server where it can; scopes no entry can match are not watched.
+  const scopes = scopesFor(config.resources, config.namespaces)
+    .filter((scope) => nameSelectorFor(scope, config.resourceNames) !== undefined);
   const pipeline = new Pipeline({
     store,
     writers,
@@ -107,6 +110,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     logger: logger.child("pipeline"),
     signal,
     liveRefs: () => reconciler.liveRefs(),
+    prepare: (cs) => resolveUrlEntries(cs, urlEntryOptions(config, logger.child("url"), signal)),
   });
   const reconciler: Reconciler = new Reconciler({
     folder: config.folder,
@@ -127,6 +131,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   const watchers = scopes.map((scope) =>
     new ScopeWatcher(client, scope, reconciler, {
       labelSelector: config.labelSelector,
+      fieldSelector: nameSelectorFor(scope, config.resourceNames)?.fieldSelector,
       timings,
       logger: logger.child("source"),
       signal,
@@ -140,9 +145,11 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
       ready: () => reconciler.ready,
       problems: () => {
         const out: string[] = [];
+        // Silent for longer than one watch may be plus one backoff: the loop is stalled or the
+        // API server unreachable, and saying "healthy" would be a lie.
         const stallMs =
-          (config.method === "watch" ? config.watchClientTimeout : config.sleepTime) * 1000 +
-          config.errorThrottleSleep * 8000 + 10_000;
+          ((config.method === "watch" ? 0 : config.sleepTime) + config.watchClientTimeout +
+            config.errorThrottleSleep) * 1000;
         for (const w of watchers) {
           if (w.died) out.push(`${w.scope.id}: loop died: ${w.died.message}`);
           const last = w.lastActivity || started;
@@ -201,6 +208,31 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   }
   logger.info("stopped", { code });
   return code;
+}
+
+/** `.url` downloads use the REQ_* timings; credentials only for REQ_URL's origin. */
+function urlEntryOptions(config: Config, logger: Logger, signal: AbortSignal): UrlEntryOptions {
+  const http = config.http;
+  const read = async (value: string | undefined, file: string | undefined) =>
+    file ? (await Deno.readTextFile(file)).replace(/\r?\n$/, "") : value;
+  return {
+    timeoutMs: http?.timeoutMs ?? 10_000,
+    retries: http?.retryTotal ?? 5,
+    backoffMs: (http?.backoffFactor ?? 1.1) * 1000,
+    enable5xx: http?.enable5xx ?? false,
+    auth: http && {
+      origin: new URL(http.url).origin,
+      credentials: async () => {
+        const username = await read(http.username, http.usernameFile);
+        const password = await read(http.password, http.passwordFile);
+        return username !== undefined && password !== undefined
+          ? { username, password }
+          : undefined;
+      },
+    },
+    logger,
+    signal,
+  };
 }
 
 async function runOnce(

@@ -27,6 +27,8 @@ export interface PipelineOptions {
   signal: AbortSignal;
   /** Objects currently selected; their files survive the orphan sweep. */
   liveRefs: () => ObjectRef[];
+  /** Runs before the writers (e.g. downloads `.url` keys). */
+  prepare?: ((changeSet: ChangeSet) => Promise<ChangeSet>) | undefined;
 }
 
 /** Counters for metrics. */
@@ -65,8 +67,9 @@ export class Pipeline {
   }
 
   /** Writes one change set; returns false when a writer failed (its files stay as they were). */
-  async apply(changeSet: ChangeSet): Promise<boolean> {
+  async apply(original: ChangeSet): Promise<boolean> {
     const { writers, logger, signal } = this.#opts;
+    const changeSet = this.#opts.prepare ? await this.#opts.prepare(original) : original;
     const result = emptyResult();
     let ok = true;
     for (const slot of writers) {

@@ -6,115 +6,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeBase64 } from "../src/util/base64.ts";
+import { READ_CONFIGMAPS, READ_CONFIGMAPS_AND_SECRETS, startCluster } from "./harness/cluster.ts";
+import { eventually, Receiver, runSidecarToEnd } from "./harness/sidecar.ts";
 import {
-  type Cluster,
-  type PolicyRule,
-  READ_CONFIGMAPS,
-  READ_CONFIGMAPS_AND_SECRETS,
-  startCluster,
-} from "./harness/cluster.ts";
-import { eventually, Receiver, runSidecarToEnd, startSidecar } from "./harness/sidecar.ts";
-import type { ManagedProcess } from "./harness/process.ts";
-
-const LABEL = "gsidecar-test";
-
-async function cm(cluster: Cluster, ns: string, name: string, data: Record<string, string>, opts: {
-  labels?: Record<string, string>;
-  binaryData?: Record<string, string>;
-} = {}): Promise<void> {
-  await cluster.admin.create(`/api/v1/namespaces/${ns}/configmaps`, {
-    metadata: { name, labels: opts.labels ?? { [LABEL]: "1" } },
-    data,
-    ...(opts.binaryData ? { binaryData: opts.binaryData } : {}),
-  });
-}
-
-async function replaceCm(
-  cluster: Cluster,
-  ns: string,
-  name: string,
-  data: Record<string, string>,
-  labels: Record<string, string> = { [LABEL]: "1" },
-): Promise<void> {
-  await cluster.admin.request("PUT", `/api/v1/namespaces/${ns}/configmaps/${name}`, {
-    body: { metadata: { name, namespace: ns, labels }, data },
-  });
-}
-
-async function del(
-  cluster: Cluster,
-  ns: string,
-  kind: "configmaps" | "secrets",
-  name: string,
-): Promise<void> {
-  await cluster.admin.request("DELETE", `/api/v1/namespaces/${ns}/${kind}/${name}`);
-}
-
-async function secret(
-  cluster: Cluster,
-  ns: string,
-  name: string,
-  data: Record<string, Uint8Array>,
-): Promise<void> {
-  await cluster.admin.create(`/api/v1/namespaces/${ns}/secrets`, {
-    metadata: { name, labels: { [LABEL]: "1" } },
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, encodeBase64(v)])),
-  });
-}
-
-async function readText(path: string): Promise<string> {
-  return await Deno.readTextFile(path);
-}
-
-async function absent(path: string): Promise<void> {
-  try {
-    await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw e;
-  }
-  throw new Error(`${path} still exists`);
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) if (!e.name.startsWith(".")) names.push(e.name);
-  return names.sort();
-}
-
-interface Running {
-  proc: ManagedProcess;
-  folder: string;
-}
-
-let counter = 0;
-
-/** A sidecar for `namespaces` with a service account that may read only what `rules` grant. */
-async function sidecar(cluster: Cluster, opts: {
-  namespaces: string[] | "ALL";
-  rules?: PolicyRule[];
-  env?: Record<string, string>;
-  folder?: string;
-}): Promise<Running> {
-  const name = `sidecar-${++counter}`;
-  const home = opts.namespaces === "ALL" ? "gsidecar-home" : opts.namespaces[0]!;
-  const sa = await cluster.createServiceAccount({
-    namespace: home,
-    name,
-    rules: opts.rules ?? READ_CONFIGMAPS,
-    clusterWide: opts.namespaces === "ALL",
-    alsoIn: opts.namespaces === "ALL" ? [] : opts.namespaces.slice(1),
-  });
-  const pod = await cluster.podEnvironment(sa);
-  const folder = opts.folder ?? await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "out-" });
-  const proc = startSidecar(cluster, pod, {
-    FOLDER: folder,
-    LABEL,
-    NAMESPACE: opts.namespaces === "ALL" ? "ALL" : opts.namespaces.join(","),
-    ...opts.env,
-  }, name);
-  return { proc, folder };
-}
+  absent,
+  cm,
+  del,
+  LABEL,
+  listFiles,
+  readText,
+  replaceCm,
+  secret,
+  sidecar,
+} from "./harness/fixtures.ts";
 
 Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
   await using cluster = await startCluster();

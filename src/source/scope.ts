@@ -49,3 +49,42 @@ export function scopesFor(
   }
   return scopes;
 }
+
+/** A `RESOURCE_NAME` entry as far as scopes care. */
+export interface NameFilter {
+  namespace?: string | undefined;
+  kind?: ResourceKind | undefined;
+  name: string;
+}
+
+/**
+ * How `RESOURCE_NAME` narrows one scope on the server: `undefined` when no entry can match it
+ * (the scope need not be watched at all); a `metadata.name` field selector when exactly one name
+ * can; no selector when several can (the reconciler filters those). The label selector always
+ * applies as well.
+ *
+ * @example
+ * ```ts
+ * import { nameSelectorFor, scopesFor } from "./scope.ts";
+ * const [scope] = scopesFor(["secret"], ["ns"]);
+ * nameSelectorFor(scope!, [{ kind: "secret", name: "db" }]); // { fieldSelector: "metadata.name=db" }
+ * ```
+ */
+export function nameSelectorFor(
+  scope: Scope,
+  filters: readonly NameFilter[],
+): { fieldSelector?: string } | undefined {
+  if (filters.length === 0) return {};
+  const names = new Set(
+    filters
+      .filter((f) =>
+        (f.kind === undefined || f.kind === scope.kind) &&
+        (f.namespace === undefined || scope.namespace === undefined ||
+          f.namespace === scope.namespace)
+      )
+      .map((f) => f.name),
+  );
+  if (names.size === 0) return undefined;
+  if (names.size === 1) return { fieldSelector: `metadata.name=${[...names][0]}` };
+  return {};
+}

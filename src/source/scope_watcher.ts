@@ -89,19 +89,30 @@ export class ScopeWatcher {
     this.#log = opts.logger.child(scope.id);
   }
 
-  /** Lists the scope (all pages), hands the snapshot to the handler and returns the list's resourceVersion. */
+  /**
+   * Lists the scope (all pages), hands the snapshot to the handler and returns the list's
+   * resourceVersion. Each page may take at most the client timeout: a frozen API server must
+   * not hang the loop.
+   */
   async list(): Promise<string> {
     const objects: ObjectSnapshot[] = [];
     const invalid: ObjectRef[] = [];
     let cont: string | undefined;
     let rv = "";
     do {
-      const page = await this.#client.list(this.scope.path, {
-        labelSelector: this.#opts.labelSelector,
-        fieldSelector: this.#opts.fieldSelector,
-        limit: this.#opts.pageSize ?? 500,
-        continue: cont,
-      }, this.#opts.signal);
+      const page = await this.#client.list(
+        this.scope.path,
+        {
+          labelSelector: this.#opts.labelSelector,
+          fieldSelector: this.#opts.fieldSelector,
+          limit: this.#opts.pageSize ?? 500,
+          continue: cont,
+        },
+        AbortSignal.any([
+          this.#opts.signal,
+          AbortSignal.timeout(this.#opts.timings.watchClientTimeout * 1000),
+        ]),
+      );
       for (const item of page.items) {
         const snap = this.#decode(item);
         if (snap) objects.push(snap);

@@ -74,6 +74,9 @@ export function defineKeyWriter(
               }
               files.push({ path, content, mode: change.fileMode });
             }
+            for (const key of change.held ?? []) {
+              if (picks(key)) keep.push(join(change.dir, change.namePrefix + key));
+            }
             const out = await ctx.sink.sync(change.ref, files, { keep });
             result.written.push(...out.written);
             result.removed.push(...out.removed);
