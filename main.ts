@@ -9,6 +9,7 @@ import { runSidecar } from "./src/app.ts";
 import { parseEnv } from "./src/config/env.ts";
 import { createLogger } from "./src/log.ts";
 import { BUILTIN_WRITERS } from "./src/plugin/registry.ts";
+import { errorMessage } from "./src/util/errors.ts";
 
 async function main(): Promise<number> {
   const env = Deno.env.toObject();
@@ -31,7 +32,7 @@ async function main(): Promise<number> {
   try {
     return await runSidecar({ config, env, logger, signal: ac.signal });
   } catch (e) {
-    logger.error("fatal", { error: e instanceof Error ? e.message : String(e) });
+    logger.error("fatal", { error: errorMessage(e) });
     return 1;
   }
 }

@@ -17,6 +17,7 @@ import { BUILTIN_NOTIFIERS, BUILTIN_WRITERS } from "./plugin/registry.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
 import { nameSelectorFor, scopesFor } from "./source/scope.ts";
 import { ScopeWatcher, sleep } from "./source/scope_watcher.ts";
+import { errorMessage } from "./util/errors.ts";
 import { FileStore } from "./writers/file_store.ts";
 import { resolveUrlEntries, type UrlEntryOptions } from "./writers/url_entries.ts";
 
@@ -42,7 +43,11 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   const { connection, source } = await resolveConnection({
     env: opts.env,
     kubeconfig: config.kubeconfig,
+    skipTlsVerify: config.skipTlsVerify,
   });
+  if (config.skipTlsVerify) {
+    logger.warn("SKIP_TLS_VERIFY=true: the API server's certificate is not verified");
+  }
   logger.info("starting", {
     method: config.method,
     server: connection.server,
@@ -244,7 +249,7 @@ async function runOnce(
   try {
     for (const w of watchers) await w.list();
   } catch (e) {
-    logger.error("sync failed", { error: e instanceof Error ? e.message : String(e) });
+    logger.error("sync failed", { error: errorMessage(e) });
     return 1;
   }
   await reconciler.initialApplied;

@@ -37,7 +37,9 @@ export function yamlProblem(text: string): string | undefined {
     const error = doc.errors[0];
     if (error !== undefined) {
       const { line, column } = lineColumn(text, error.pos[0]);
-      return `not valid YAML at line ${line}, column ${column}: ${withoutQuotedToken(error.message)}`;
+      return `not valid YAML at line ${line}, column ${column}: ${
+        withoutQuotedToken(error.message)
+      }`;
     }
   }
   for (const doc of docs) {

@@ -39,12 +39,13 @@ export async function resolveConnection(opts: ConnectOptions): Promise<ResolvedC
   const host = opts.env.KUBERNETES_SERVICE_HOST;
   const saDir = opts.env.GSIDECAR_SERVICE_ACCOUNT_DIR ?? SERVICE_ACCOUNT_DIR;
   if (host && !opts.kubeconfig && (await exists(join(saDir, "token")))) {
-    return {
-      connection: await inCluster(host, opts.env.KUBERNETES_SERVICE_PORT ?? "443", saDir),
-      source: "in-cluster",
-    };
+    const connection = await inCluster(host, opts.env.KUBERNETES_SERVICE_PORT ?? "443", saDir);
+    connection.skipTlsVerify = opts.skipTlsVerify;
+    return { connection, source: "in-cluster" };
   }
-  return await fromKubeconfig(opts.kubeconfig);
+  const resolved = await fromKubeconfig(opts.kubeconfig);
+  if (opts.skipTlsVerify) resolved.connection.skipTlsVerify = true;
+  return resolved;
 }
 
 async function exists(path: string): Promise<boolean> {

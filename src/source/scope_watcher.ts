@@ -14,6 +14,7 @@ import type { ObjectRef } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { DecodeError, type ObjectSnapshot, snapshotOf } from "./objects.ts";
 import type { Scope } from "./scope.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Where a scope's data goes (the reconciler). */
 export interface SourceHandler {
@@ -264,7 +265,7 @@ export class ScopeWatcher {
 }
 
 function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return errorMessage(e);
 }
 
 function round(n: number): number {

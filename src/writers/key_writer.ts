@@ -77,10 +77,21 @@ export function defineKeyWriter(
             for (const key of change.held ?? []) {
               if (picks(key)) keep.push(join(change.dir, change.namePrefix + key));
             }
-            const out = await ctx.sink.sync(change.ref, files, { keep });
-            result.written.push(...out.written);
-            result.removed.push(...out.removed);
-            result.rejected.push(...rejected);
+            try {
+              const out = await ctx.sink.sync(change.ref, files, { keep });
+              result.written.push(...out.written);
+              result.removed.push(...out.removed);
+              result.rejected.push(...rejected);
+            } catch (e) {
+              // One object the sink refuses (a path that escapes through a symlink) must not
+              // keep the others in this change set from being written.
+              const reason = e instanceof Error ? e.message : String(e);
+              result.rejected.push(...rejected, { ref: change.ref, reason });
+              ctx.logger.error("object refused by the file sink; its files stay as they were", {
+                object: `${change.ref.kind}/${change.ref.namespace}/${change.ref.name}`,
+                reason,
+              });
+            }
           }
           return result;
         },

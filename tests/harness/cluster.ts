@@ -156,12 +156,17 @@ export class Cluster implements AsyncDisposable {
     } else {
       for (const ns of [namespace, ...(opts.alsoIn ?? [])]) {
         await this.createNamespace(ns);
-        await ignoreConflict(this.admin.create(`${rbac}/namespaces/${ns}/roles`, {
+        const role = {
           apiVersion: "rbac.authorization.k8s.io/v1",
           kind: "Role",
           metadata: { name, namespace: ns },
           rules,
-        }));
+        };
+        // Calling again with other rules replaces them: tests grant rights while a sidecar runs.
+        await this.admin.create(`${rbac}/namespaces/${ns}/roles`, role).catch(async (e) => {
+          if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+          await this.admin.request("PUT", `${rbac}/namespaces/${ns}/roles/${name}`, { body: role });
+        });
         await ignoreConflict(this.admin.create(`${rbac}/namespaces/${ns}/rolebindings`, {
           apiVersion: "rbac.authorization.k8s.io/v1",
           kind: "RoleBinding",

@@ -1,0 +1,364 @@
+/**
+ * `webhook`: tells a service over HTTP what changed, with a JSON body describing the change set.
+ *
+ * - `method` `GET`, `POST` (default), `PUT`, `PATCH` or `DELETE` to `url`. Every method but `GET`
+ *   sends `content-type: application/json` and
+ *
+ *   ```json
+ *   { "seq": 7, "initial": false,
+ *     "written": ["/config/a.json"], "removed": ["/config/b.json"],
+ *     "rejected": [{ "object": "configmap/ns/name", "key": "c.json", "reason": "not valid JSON…" }],
+ *     "objects": [{ "kind": "configmap", "namespace": "ns", "name": "name", "type": "upsert" }],
+ *     "hash": "<64 hex digits>" }
+ *   ```
+ *
+ *   `hash` is the SHA-256 (hex) of the UTF-8 JSON text `[seq, sortedWritten, sortedRemoved]`
+ *   (each list sorted by code unit, `JSON.stringify` with no spaces), the same for every retry of
+ *   one change set, so a receiver can drop duplicates.
+ * - `headers` are added to every request to `url`'s origin. `bearerTokenFile` sends
+ *   `Authorization: Bearer <token>`, the file re-read and trimmed on every call, so a rotated
+ *   token applies without a restart.
+ * - Redirects are followed by hand, at most 5. A hop to another origin carries neither the
+ *   `Authorization` header nor any of `headers` (which may hold API keys): credentials only ever
+ *   go to `url`'s origin. 301/302 turn `POST` into `GET`, 303 turns anything but `GET` into `GET`,
+ *   as browsers do.
+ * - 2xx is success. Connection errors, timeouts (`timeoutMs` for the whole call), 408 and 429 are
+ *   retryable; 5xx is retryable when `retry5xx` (default); anything else is not. The core retries
+ *   up to `retries` times, `backoffMs` doubling each time (capped at 2 minutes).
+ * - `skipInit: true` does not notify for the initial change set after start.
+ * - Messages and logs show the URL without userinfo and query; never the token.
+ *
+ * @example
+ * ```yaml
+ * notifiers:
+ *   - use: webhook
+ *     options:
+ *       url: http://127.0.0.1:9090/-/reload
+ *       method: POST
+ *       headers: { X-Source: k8s-gsidecar }
+ *       bearerTokenFile: /var/run/secrets/reload/token
+ * ```
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { ChangeSet, WriteResult } from "../../src/model.ts";
+import { refKey } from "../../src/model.ts";
+import {
+  defineNotifier,
+  type Notifier,
+  type NotifierDefinition,
+  NotifyError,
+} from "../../src/plugin/contract.ts";
+
+const MAX_REDIRECTS = 5;
+const MAX_RETRY_DELAY_MS = 120_000;
+const MAX_TIMEOUT_MS = 600_000;
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Headers the notifier sets itself. */
+const RESERVED_HEADERS = ["host", "content-length", "content-type", "transfer-encoding"];
+
+const schema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
+  method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("POST"),
+  headers: z.record(
+    z.string(),
+    z.string().refine((v) => !/[\r\n\0]/.test(v), { error: "header values are one line" }),
+  ).default({}),
+  bearerTokenFile: z.string().min(1).optional(),
+  timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).default(10_000),
+  retries: z.number().int().min(0).default(5),
+  backoffMs: z.number().int().min(0).default(1000),
+  retry5xx: z.boolean().default(true),
+  skipInit: z.boolean().default(false),
+}).check((ctx) => {
+  const o = ctx.value;
+  for (const name of Object.keys(o.headers ?? {})) {
+    const problem = !HEADER_NAME.test(name)
+      ? "not a valid header name"
+      : RESERVED_HEADERS.includes(name.toLowerCase())
+      ? "set by the notifier itself"
+      : undefined;
+    if (problem !== undefined) {
+      ctx.issues.push({ code: "custom", input: o, path: ["headers", name], message: problem });
+    }
+  }
+  if (
+    o.bearerTokenFile !== undefined &&
+    Object.keys(o.headers ?? {}).some((h) => h.toLowerCase() === "authorization")
+  ) {
+    ctx.issues.push({
+      code: "custom",
+      input: o,
+      path: ["bearerTokenFile"],
+      message: "give bearerTokenFile or an Authorization header, not both",
+    });
+  }
+});
+
+/**
+ * Options of the `webhook` notifier as written in the configuration.
+ *
+ * @example
+ * ```ts
+ * import type { WebhookOptions } from "./mod.ts";
+ * const options: WebhookOptions = { url: "http://127.0.0.1:9090/-/reload", method: "PUT" };
+ * console.assert(options.method === "PUT");
+ * ```
+ */
+export type WebhookOptions = z.input<typeof schema>;
+
+/**
+ * The JSON body sent with every method but `GET`.
+ *
+ * @example
+ * ```ts
+ * import type { WebhookBody } from "./mod.ts";
+ * const body: WebhookBody = {
+ *   seq: 1,
+ *   initial: true,
+ *   written: [],
+ *   removed: [],
+ *   rejected: [],
+ *   objects: [],
+ *   hash: "0".repeat(64),
+ * };
+ * console.assert(body.initial);
+ * ```
+ */
+export interface WebhookBody {
+  seq: number;
+  initial: boolean;
+  written: string[];
+  removed: string[];
+  rejected: { object: string; key?: string | undefined; reason: string }[];
+  objects: { kind: string; namespace: string; name: string; type: "upsert" | "delete" }[];
+  /** See {@linkcode changeHash}. */
+  hash: string;
+}
+
+/**
+ * The deduplication hash of a change set: SHA-256 hex of the UTF-8 text
+ * `JSON.stringify([seq, [...written].sort(), [...removed].sort()])`.
+ *
+ * @example
+ * ```ts
+ * import { changeHash } from "./mod.ts";
+ * const a = await changeHash(3, { written: ["/c/b", "/c/a"], removed: [], rejected: [] });
+ * const b = await changeHash(3, { written: ["/c/a", "/c/b"], removed: [], rejected: [] });
+ * console.assert(a === b && a.length === 64);
+ * ```
+ */
+export async function changeHash(seq: number, result: WriteResult): Promise<string> {
+  const text = JSON.stringify([seq, [...result.written].sort(), [...result.removed].sort()]);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Builds the JSON body for a change set and what the writers did with it.
+ *
+ * @example
+ * ```ts
+ * import { webhookBody } from "./mod.ts";
+ * const body = await webhookBody(
+ *   { seq: 2, initial: false, changes: [] },
+ *   { written: ["/c/a.json"], removed: [], rejected: [] },
+ * );
+ * console.assert(body.seq === 2 && body.written[0] === "/c/a.json");
+ * ```
+ */
+export async function webhookBody(changeSet: ChangeSet, result: WriteResult): Promise<WebhookBody> {
+  return {
+    seq: changeSet.seq,
+    initial: changeSet.initial,
+    written: result.written,
+    removed: result.removed,
+    rejected: result.rejected.map((r) =>
+      r.key === undefined
+        ? { object: refKey(r.ref), reason: r.reason }
+        : { object: refKey(r.ref), key: r.key, reason: r.reason }
+    ),
+    objects: changeSet.changes.map((c) => ({
+      kind: c.ref.kind,
+      namespace: c.ref.namespace,
+      name: c.ref.name,
+      type: c.type,
+    })),
+    hash: await changeHash(changeSet.seq, result),
+  };
+}
+
+/** The URL as shown in messages: no userinfo, no query or fragment (either may hold secrets). */
+function shown(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+
+/** `url` without userinfo and fragment, as requested. */
+function requestUrl(url: URL): URL {
+  const clean = new URL(url);
+  clean.username = "";
+  clean.password = "";
+  clean.hash = "";
+  return clean;
+}
+
+/** A fetch failure's description with any spelling of the URL replaced by its shown form. */
+function describeFailure(error: unknown, url: URL): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 4; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ")
+    .replaceAll(url.href, shown(url))
+    .replace(/\burl \([^)]*\)/g, `url (${shown(url)})`);
+}
+
+async function readToken(path: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await Deno.readTextFile(path)).trim();
+  } catch (e) {
+    // A mounted Secret may appear late or be mid-rotation: worth a retry. Name the file only.
+    throw new NotifyError(
+      `cannot read bearerTokenFile ${path}: ${e instanceof Error ? e.name : e}`,
+      {
+        retryable: true,
+      },
+    );
+  }
+  if (token === "") {
+    throw new NotifyError(`bearerTokenFile ${path} is empty`, { retryable: true });
+  }
+  if (/[\r\n\0]/.test(token)) {
+    throw new NotifyError(`bearerTokenFile ${path} holds more than one line`, {
+      retryable: false,
+    });
+  }
+  return token;
+}
+
+/**
+ * The `webhook` notifier definition.
+ *
+ * @example
+ * ```ts ignore
+ * import webhook from "./mod.ts";
+ * const slot = await createNotifier(webhook, { url: "http://127.0.0.1:9090/-/reload" }, ctx);
+ * ```
+ */
+const webhook: NotifierDefinition<z.output<typeof schema>> = defineNotifier({
+  name: "webhook",
+  version: "1.0.0",
+  options: schema,
+  // Longer than the longest allowed request timeout, so that ours, with its clearer message, fires.
+  timeoutMs: MAX_TIMEOUT_MS + 5_000,
+  create(options, ctx): Notifier {
+    const target = requestUrl(new URL(options.url));
+    return {
+      skipInitial: options.skipInit,
+      retry: {
+        retries: options.retries,
+        backoffMs: options.backoffMs,
+        maxDelayMs: MAX_RETRY_DELAY_MS,
+      },
+      async notify(changeSet, result) {
+        const token = options.bearerTokenFile === undefined
+          ? undefined
+          : await readToken(options.bearerTokenFile);
+        const timeout = new AbortController();
+        const timer = setTimeout(
+          () =>
+            timeout.abort(
+              new DOMException(`timed out after ${options.timeoutMs} ms`, "TimeoutError"),
+            ),
+          options.timeoutMs,
+        );
+        const signal = AbortSignal.any([ctx.signal, timeout.signal]);
+        let method: string = options.method;
+        let body = method === "GET"
+          ? undefined
+          : JSON.stringify(await webhookBody(changeSet, result));
+        let url = target;
+        try {
+          for (let hop = 0;; hop++) {
+            const headers = new Headers({ "user-agent": "k8s-gsidecar" });
+            if (url.origin === target.origin) {
+              for (const [name, value] of Object.entries(options.headers)) {
+                headers.set(name, value);
+              }
+              if (token !== undefined) headers.set("authorization", `Bearer ${token}`);
+            }
+            if (body !== undefined) headers.set("content-type", "application/json");
+            let res: Response;
+            try {
+              res = await fetch(url, {
+                method,
+                headers,
+                body: body ?? null,
+                redirect: "manual",
+                signal,
+              });
+              await res.body?.cancel();
+            } catch (e) {
+              const why = signal.aborted
+                ? (signal.reason instanceof Error ? signal.reason.message : "aborted")
+                : describeFailure(e, url);
+              throw new NotifyError(`${method} ${shown(url)} failed: ${why}`, { retryable: true });
+            }
+            const status = res.status;
+            if (status >= 200 && status < 300) {
+              ctx.logger.debug("notified", { url: shown(url), status, seq: changeSet.seq, hop });
+              return;
+            }
+            const location = res.headers.get("location");
+            if ([301, 302, 303, 307, 308].includes(status) && location !== null) {
+              if (hop >= MAX_REDIRECTS) {
+                throw new NotifyError(
+                  `${method} ${shown(target)}: more than ${MAX_REDIRECTS} redirects`,
+                  { retryable: false },
+                );
+              }
+              let next: URL;
+              try {
+                next = requestUrl(new URL(location, url));
+              } catch {
+                throw new NotifyError(`${method} ${shown(url)}: redirect to an invalid URL`, {
+                  retryable: false,
+                });
+              }
+              if (next.protocol !== "http:" && next.protocol !== "https:") {
+                throw new NotifyError(`${method} ${shown(url)}: redirect to a non-HTTP URL`, {
+                  retryable: false,
+                });
+              }
+              if ((status === 303 && method !== "GET") || (status <= 302 && method === "POST")) {
+                method = "GET";
+                body = undefined;
+              }
+              if (next.origin !== url.origin) {
+                ctx.logger.debug("redirected to another origin; credentials not sent there", {
+                  from: shown(url),
+                  to: shown(next),
+                });
+              }
+              url = next;
+              continue;
+            }
+            const where = url.href === target.href
+              ? shown(target)
+              : `${shown(target)} (redirected to ${shown(url)})`;
+            const retryable = status === 408 || status === 429 ||
+              (status >= 500 && options.retry5xx);
+            throw new NotifyError(`${method} ${where} answered ${status}`, { retryable });
+          }
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    };
+  },
+});
+export default webhook;

@@ -1,0 +1,476 @@
+/**
+ * The configuration file (`CONFIG=/path/config.yaml` or `--config PATH`): which writer and
+ * notifier instances to run, and their options.
+ *
+ * ```yaml
+ * writers:
+ *   - use: json-file
+ *   - use: ./my_writer.ts        # relative to this file's directory
+ *     id: mine
+ *     options: { keys: ["*.conf"] }
+ *     timeoutMs: 5000
+ * notifiers:
+ *   - use: http-basic
+ *     options: { url: "http://127.0.0.1:3000/reload", method: POST }
+ * ```
+ *
+ * - `.json` files are parsed as JSON, every other name as YAML (a superset of JSON).
+ * - A section that is absent (`writers` or `notifiers`) is taken from the environment, as without
+ *   a file: `WRITERS` for writers, `REQ_URL`/`SCRIPT` for notifiers. A section that is present,
+ *   even `[]`, replaces it.
+ * - Relative `use` paths (`./x.ts`, `../x.ts`) are resolved against the file's directory and
+ *   recorded as absolute paths.
+ * - Every problem is reported at once; each message names the file and the instance
+ *   (`writers[1] "yaml-file"`) and, where there is one, the field.
+ *
+ * Plugin options are not checked here: that needs the plugin's schema, see
+ * `validateOptions()` in `../plugin/loader.ts`.
+ *
+ * @module
+ */
+import { dirname, extname, isAbsolute, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import type { Config } from "./types.ts";
+
+/** One plugin instance as declared in the configuration. */
+export interface PluginInstanceSpec {
+  /**
+   * A built-in plugin name (`json-file`), an absolute path, or a `file:`, `https:`, `npm:` or
+   * `jsr:` specifier. Relative paths in a config file are made absolute by
+   * {@linkcode readConfigFile}.
+   */
+  use: string;
+  /** Instance label used in logs and file ownership; default `writers[i]` / `notifiers[i]`. */
+  id?: string | undefined;
+  /** Raw options, validated later with the plugin's schema. */
+  options?: unknown;
+  /** Per-call timeout of this instance's hooks (ms); overrides the plugin's own. */
+  timeoutMs?: number | undefined;
+}
+
+/** The writer and notifier instances to run, in order. */
+export interface PipelineSpec {
+  writers: PluginInstanceSpec[];
+  notifiers: PluginInstanceSpec[];
+}
+
+/** A config file that parsed and has the right shape. */
+export interface LoadedConfigFile {
+  /** Absolute path of the file. */
+  path: string;
+  spec: PipelineSpec;
+}
+
+/** Result of {@linkcode readConfigFile}. */
+export type ConfigFileResult =
+  | { ok: true; file: LoadedConfigFile }
+  | { ok: false; errors: string[] };
+
+/** Options of {@linkcode readConfigFile}. */
+export interface ReadConfigFileOptions {
+  /**
+   * Sections the file leaves out are taken from here, normally
+   * {@linkcode pipelineFromEnv}`(config)`. Without it an absent section is empty.
+   */
+  fallback?: PipelineSpec | undefined;
+  /** Directory a relative `path` is resolved against; defaults to `Deno.cwd()`. */
+  cwd?: string | undefined;
+}
+
+const SECTIONS = ["writers", "notifiers"] as const;
+type Section = typeof SECTIONS[number];
+const ENTRY_KEYS = ["use", "id", "options", "timeoutMs"];
+/** Keys people write by habit (or from other tools), and the key they meant. */
+const MEANT: Readonly<Record<string, string>> = {
+  plugin: "use",
+  name: "use",
+  type: "use",
+  uses: "use",
+  option: "options",
+  config: "options",
+  settings: "options",
+  with: "options",
+  timeout: "timeoutMs",
+  timeout_ms: "timeoutMs",
+  timeoutms: "timeoutMs",
+  instance: "id",
+  label: "id",
+};
+const TOP_MEANT: Readonly<Record<string, string>> = {
+  writer: "writers",
+  notifier: "notifiers",
+  notifications: "notifiers",
+  notify: "notifiers",
+  sinks: "writers",
+  outputs: "writers",
+};
+/** Instance ids: letters, digits, `.`, `_`, `-`, `#` (so `json-file#0` keeps the env's label). */
+const ID = /^[A-Za-z0-9](?:[A-Za-z0-9._#-]{0,61}[A-Za-z0-9])?$/;
+const ID_RULE =
+  "1-63 letters, digits, '.', '_', '-' or '#', starting and ending with a letter or digit";
+const SUPPORTED_SCHEME = /^(?:file|https|npm|jsr):/;
+const ANY_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+/** Largest delay `setTimeout` honours. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Reads and validates a config file: YAML, or JSON for a `.json` name. Every problem is reported
+ * at once, each naming the file, and the instance and field where there is one.
+ *
+ * @example
+ * ```ts
+ * import { readConfigFile } from "./file.ts";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await Deno.writeTextFile(`${dir}/config.yaml`, "writers:\n  - use: json-file\nnotifiers: []\n");
+ *   const r = await readConfigFile(`${dir}/config.yaml`);
+ *   if (!r.ok) throw new Error(r.errors.join("\n"));
+ *   console.assert(r.file.spec.writers[0]?.use === "json-file");
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function readConfigFile(
+  path: string,
+  opts: ReadConfigFileOptions = {},
+): Promise<ConfigFileResult> {
+  if (path.trim() === "") {
+    return { ok: false, errors: ["--config/CONFIG is empty: give the path of the config file"] };
+  }
+  const absPath = resolve(opts.cwd ?? Deno.cwd(), path);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(absPath);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : e instanceof Error
+      ? e.message
+      : String(e);
+    return { ok: false, errors: [`${path}: cannot read the config file: ${why}`] };
+  }
+  const parsed = extname(absPath).toLowerCase() === ".json"
+    ? parseJson(text, path)
+    : parseYaml(text, path);
+  if (!parsed.ok) return parsed;
+  const errors: string[] = [];
+  const spec = checkShape(parsed.value, {
+    display: path,
+    baseDir: dirname(absPath),
+    fallback: opts.fallback,
+    errors,
+  });
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, file: { path: absPath, spec } };
+}
+
+/**
+ * The pipeline the environment alone describes (what runs without a config file): one writer per
+ * `WRITERS` entry, `http-basic` when `REQ_URL` is set, `script` when `SCRIPT` is set. Instance ids
+ * are `json-file#0`, `http-basic#0`, `script#0`, as before config files existed, so that files a
+ * previous run wrote keep their owner.
+ *
+ * @example
+ * ```ts
+ * import { parseEnv } from "./env.ts";
+ * import { pipelineFromEnv } from "./file.ts";
+ * const r = parseEnv({ FOLDER: "/data", LABEL: "dash", SCRIPT: "/bin/reload" });
+ * if (!r.ok) throw new Error(r.errors.join("\n"));
+ * const spec = pipelineFromEnv(r.config);
+ * console.assert(spec.writers[0]?.id === "json-file#0");
+ * console.assert(spec.notifiers[0]?.use === "script");
+ * ```
+ */
+export function pipelineFromEnv(config: Config): PipelineSpec {
+  const writers: PluginInstanceSpec[] = config.writers.map((name, i) => ({
+    use: name,
+    id: `${name}#${i}`,
+  }));
+  const notifiers: PluginInstanceSpec[] = [];
+  if (config.http) {
+    notifiers.push({
+      use: "http-basic",
+      id: "http-basic#0",
+      options: config.http,
+      // The request has its own REQ_TIMEOUT; the hook must not give up before it does.
+      timeoutMs: Math.max(30_000, config.http.timeoutMs + 5_000),
+    });
+  }
+  if (config.script) {
+    notifiers.push({ use: "script", id: "script#0", options: { path: config.script } });
+  }
+  return { writers, notifiers };
+}
+
+/**
+ * The config file path given on the command line (`--config PATH` or `--config=PATH`, the last
+ * one wins) or else in `CONFIG` (an empty `CONFIG` counts as unset). Returns `""` for a
+ * `--config` without a value, which {@linkcode readConfigFile} reports.
+ *
+ * @example
+ * ```ts
+ * import { configPathFrom } from "./file.ts";
+ * console.assert(configPathFrom(["--config", "/etc/a.yaml"], { CONFIG: "/b.yaml" }) === "/etc/a.yaml");
+ * console.assert(configPathFrom([], { CONFIG: "/b.yaml" }) === "/b.yaml");
+ * console.assert(configPathFrom([], {}) === undefined);
+ * ```
+ */
+export function configPathFrom(
+  args: string[],
+  env: Record<string, string | undefined>,
+): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    if (arg === "--") break;
+    if (arg === "--config") {
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith("--")) {
+        found = "";
+      } else {
+        found = next;
+        i++;
+      }
+    } else if (arg.startsWith("--config=")) {
+      found = arg.slice("--config=".length);
+    }
+  }
+  if (found !== undefined) return found;
+  const fromEnv = env["CONFIG"];
+  return fromEnv === undefined || fromEnv.trim() === "" ? undefined : fromEnv.trim();
+}
+
+type Parsed = { ok: true; value: unknown } | { ok: false; errors: string[] };
+
+function parseYaml(text: string, display: string): Parsed {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        const message = firstLine(e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ""));
+        return at
+          ? `${display}: line ${at.line}, column ${at.col}: ${message}`
+          : `${display}: ${message}`;
+      }),
+    };
+  }
+  try {
+    return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
+  } catch (e) {
+    return { ok: false, errors: [`${display}: ${e instanceof Error ? e.message : String(e)}`] };
+  }
+}
+
+function parseJson(text: string, display: string): Parsed {
+  const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  try {
+    return { ok: true, value: JSON.parse(source) };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    let line: number | undefined;
+    let col: number | undefined;
+    const lc = /\(line (\d+) column (\d+)\)/.exec(message);
+    const pos = /at position (\d+)/.exec(message);
+    if (lc) {
+      line = Number(lc[1]);
+      col = Number(lc[2]);
+    } else if (pos) {
+      const before = source.slice(0, Number(pos[1]));
+      line = before.split("\n").length;
+      col = before.length - before.lastIndexOf("\n");
+    } else if (/end of JSON input/i.test(message)) {
+      const lines = source.split("\n");
+      line = lines.length;
+      col = (lines[lines.length - 1] ?? "").length + 1;
+    }
+    const what = message.replace(/ in JSON at position \d+.*$/s, "").replace(/ \(line \d+.*$/s, "");
+    return {
+      ok: false,
+      errors: [
+        line === undefined
+          ? `${display}: ${what}`
+          : `${display}: line ${line}, column ${col}: ${what}`,
+      ],
+    };
+  }
+}
+
+interface ShapeContext {
+  display: string;
+  baseDir: string;
+  fallback: PipelineSpec | undefined;
+  errors: string[];
+}
+
+function checkShape(value: unknown, ctx: ShapeContext): PipelineSpec {
+  const { display, errors } = ctx;
+  const spec: PipelineSpec = { writers: [], notifiers: [] };
+  if (value === null || value === undefined) {
+    errors.push(`${display}: is empty; expected a mapping with writers and/or notifiers`);
+    return spec;
+  }
+  if (!isRecord(value)) {
+    errors.push(
+      `${display}: expected a mapping with writers and/or notifiers, got ${describe(value)}`,
+    );
+    return spec;
+  }
+  for (const key of Object.keys(value)) {
+    if ((SECTIONS as readonly string[]).includes(key)) continue;
+    const meant = TOP_MEANT[key.toLowerCase()] ??
+      SECTIONS.find((s) => s.toLowerCase() === key.toLowerCase());
+    errors.push(
+      `${display}: unknown top-level key ${JSON.stringify(key)} (expected writers, notifiers${
+        meant ? `; did you mean ${meant}?` : ""
+      })`,
+    );
+  }
+  const ids = new Map<string, string>();
+  for (const section of SECTIONS) {
+    if (!Object.hasOwn(value, section)) {
+      spec[section] = [...(ctx.fallback?.[section] ?? [])];
+      continue;
+    }
+    const list = value[section];
+    if (!Array.isArray(list)) {
+      errors.push(
+        `${display}: ${section}: expected a list, got ${describe(list)}${
+          list === null ? ` (write \`${section}: []\` for none)` : ""
+        }`,
+      );
+      continue;
+    }
+    list.forEach((entry, i) => {
+      const instance = checkEntry(entry, section, i, ctx, ids);
+      if (instance) spec[section].push(instance);
+    });
+  }
+  return spec;
+}
+
+function checkEntry(
+  entry: unknown,
+  section: Section,
+  i: number,
+  ctx: ShapeContext,
+  ids: Map<string, string>,
+): PluginInstanceSpec | undefined {
+  const { display, errors } = ctx;
+  const where = `${section}[${i}]`;
+  if (typeof entry === "string") {
+    errors.push(
+      `${display}: ${where}: expected a mapping, got a string (write \`- use: ${entry}\`)`,
+    );
+    return undefined;
+  }
+  if (!isRecord(entry)) {
+    errors.push(`${display}: ${where}: expected a mapping with use, got ${describe(entry)}`);
+    return undefined;
+  }
+  const rawUse = entry["use"];
+  const label = typeof rawUse === "string" ? `${where} ${JSON.stringify(rawUse)}` : where;
+  const bad = (problem: string) => errors.push(`${display}: ${label}: ${problem}`);
+  const before = errors.length;
+
+  for (const key of Object.keys(entry)) {
+    if (ENTRY_KEYS.includes(key)) continue;
+    const meant = MEANT[key.toLowerCase()] ?? ENTRY_KEYS.find((k) => k.toLowerCase() === key);
+    bad(
+      `unknown key ${JSON.stringify(key)} (expected ${ENTRY_KEYS.join(", ")}${
+        meant ? `; did you mean ${meant}?` : ""
+      })`,
+    );
+  }
+
+  let use: string | undefined;
+  if (rawUse === undefined) {
+    bad("use: missing (a built-in name such as json-file, a path, or a specifier)");
+  } else if (typeof rawUse !== "string") {
+    bad(`use: expected a string, got ${describe(rawUse)}`);
+  } else if (rawUse.trim() === "") {
+    bad("use: must not be empty");
+  } else {
+    use = resolveUse(rawUse.trim(), ctx.baseDir, bad);
+  }
+
+  let id: string | undefined;
+  if (Object.hasOwn(entry, "id")) {
+    const rawId = entry["id"];
+    if (typeof rawId !== "string") {
+      bad(`id: expected a string, got ${describe(rawId)}`);
+    } else if (!ID.test(rawId)) {
+      bad(`id: ${JSON.stringify(rawId)} is not a valid id (${ID_RULE})`);
+    } else {
+      const previous = ids.get(rawId);
+      if (previous !== undefined) {
+        bad(`id: ${JSON.stringify(rawId)} is already used by ${previous}; ids must be unique`);
+      } else {
+        ids.set(rawId, label);
+        id = rawId;
+      }
+    }
+  }
+
+  let timeoutMs: number | undefined;
+  if (Object.hasOwn(entry, "timeoutMs")) {
+    const t = entry["timeoutMs"];
+    if (typeof t !== "number" || !Number.isInteger(t) || t <= 0 || t > MAX_TIMEOUT_MS) {
+      bad(
+        `timeoutMs: expected a positive whole number of milliseconds up to ${MAX_TIMEOUT_MS}, got ${
+          describe(t)
+        }`,
+      );
+    } else {
+      timeoutMs = t;
+    }
+  }
+
+  if (errors.length > before || use === undefined) return undefined;
+  const spec: PluginInstanceSpec = { use };
+  if (id !== undefined) spec.id = id;
+  if (Object.hasOwn(entry, "options") && entry["options"] !== null) {
+    spec.options = entry["options"];
+  }
+  if (timeoutMs !== undefined) spec.timeoutMs = timeoutMs;
+  return spec;
+}
+
+/** Makes relative paths absolute; checks the scheme of specifiers. */
+function resolveUse(use: string, baseDir: string, bad: (p: string) => void): string | undefined {
+  if (use.startsWith("./") || use.startsWith("../") || use === "." || use === "..") {
+    return resolve(baseDir, use);
+  }
+  if (isAbsolute(use)) return resolve(use);
+  const scheme = ANY_SCHEME.exec(use)?.[1];
+  if (scheme !== undefined && !SUPPORTED_SCHEME.test(use)) {
+    bad(
+      `use: unsupported specifier scheme ${
+        JSON.stringify(`${scheme}:`)
+      } (expected a built-in name, a path, or a file:, https:, npm: or jsr: specifier)`,
+    );
+    return undefined;
+  }
+  return use;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (v === undefined) return "nothing";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return `the string ${JSON.stringify(v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+function firstLine(s: string): string {
+  return s.split("\n", 1)[0] ?? s;
+}

@@ -1,0 +1,27 @@
+/**
+ * Error text for logs: the message with its causes, because `fetch` reports TLS and connection
+ * problems only in `cause` ("fetch failed" alone tells an operator nothing).
+ *
+ * @module
+ */
+
+/**
+ * `message: cause message: …`, at most four levels deep.
+ *
+ * @example
+ * ```ts
+ * import { errorMessage } from "./errors.ts";
+ * errorMessage(new Error("fetch failed", { cause: new Error("invalid peer certificate: UnknownIssuer") }));
+ * // "fetch failed: invalid peer certificate: UnknownIssuer"
+ * ```
+ */
+export function errorMessage(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
+    const msg = cur instanceof Error ? cur.message : String(cur);
+    if (!parts.includes(msg)) parts.push(msg);
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return parts.join(": ");
+}
