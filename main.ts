@@ -6,14 +6,13 @@
  * @module
  */
 import { runSidecar } from "./src/app.ts";
-import { parseEnv } from "./src/config/env.ts";
+import { resolveConfiguration } from "./src/config/resolve.ts";
 import { createLogger } from "./src/log.ts";
-import { BUILTIN_WRITERS } from "./src/plugin/registry.ts";
 import { errorMessage } from "./src/util/errors.ts";
 
 async function main(): Promise<number> {
   const env = Deno.env.toObject();
-  const parsed = parseEnv(env, { knownWriters: Object.keys(BUILTIN_WRITERS) });
+  const parsed = await resolveConfiguration(env, Deno.args);
   if (!parsed.ok) {
     const lines = ["k8s-gsidecar: invalid configuration:", ...parsed.errors.map((e) => `  - ${e}`)];
     Deno.stderr.writeSync(new TextEncoder().encode(lines.join("\n") + "\n"));
@@ -30,7 +29,14 @@ async function main(): Promise<number> {
     });
   }
   try {
-    return await runSidecar({ config, env, logger, signal: ac.signal });
+    return await runSidecar({
+      config,
+      writers: parsed.writers,
+      notifiers: parsed.notifiers,
+      env,
+      logger,
+      signal: ac.signal,
+    });
   } catch (e) {
     logger.error("fatal", { error: errorMessage(e) });
     return 1;

@@ -13,7 +13,7 @@ import { notifierSlots, Pipeline } from "./pipeline.ts";
 import type { Notifier, Writer } from "./plugin/contract.ts";
 import { createNotifier, createWriter, type Slot } from "./plugin/instantiate.ts";
 import type { Logger } from "./plugin/logger.ts";
-import { BUILTIN_NOTIFIERS, BUILTIN_WRITERS } from "./plugin/registry.ts";
+import type { LoadedInstanceSpec } from "./plugin/loader.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
 import { nameSelectorFor, scopesFor } from "./source/scope.ts";
 import { ScopeWatcher, sleep } from "./source/scope_watcher.ts";
@@ -24,6 +24,9 @@ import { resolveUrlEntries, type UrlEntryOptions } from "./writers/url_entries.t
 /** Inputs of {@linkcode runSidecar}. */
 export interface RunOptions {
   config: Config;
+  /** Writer and notifier instances, loaded and with validated options (see `config/resolve.ts`). */
+  writers: LoadedInstanceSpec[];
+  notifiers: LoadedInstanceSpec[];
   env: Record<string, string | undefined>;
   logger: Logger;
   /** Aborts on SIGTERM/SIGINT: finish the write in progress and return 0. */
@@ -65,38 +68,27 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   });
 
   const writers: Slot<Writer>[] = [];
-  for (const [i, name] of config.writers.entries()) {
-    const def = (await BUILTIN_WRITERS[name]!()).default;
-    const instance = `${name}#${i}`;
+  for (const w of opts.writers) {
+    if (w.definition.kind !== "writer") continue;
     writers.push(
-      await createWriter(def, {}, {
-        instance,
-        logger: logger.child("writer", instance),
+      await createWriter(w.definition, w.options, {
+        instance: w.label,
+        logger: logger.child("writer", w.label),
         signal,
-        sink: store.scoped(instance),
+        sink: store.scoped(w.label),
+        timeoutMs: w.timeoutMs,
       }),
     );
   }
   const notifiers: Slot<Notifier>[] = [];
-  if (config.http) {
-    const def = (await BUILTIN_NOTIFIERS["http-basic"]!()).default;
+  for (const n of opts.notifiers) {
+    if (n.definition.kind !== "notifier") continue;
     notifiers.push(
-      await createNotifier(def, config.http, {
-        instance: "http-basic#0",
-        logger: logger.child("notifier", "http-basic#0"),
+      await createNotifier(n.definition, n.options, {
+        instance: n.label,
+        logger: logger.child("notifier", n.label),
         signal,
-        // The request has its own REQ_TIMEOUT; the hook must not give up before it does.
-        timeoutMs: Math.max(30_000, config.http.timeoutMs + 5_000),
-      }),
-    );
-  }
-  if (config.script) {
-    const def = (await BUILTIN_NOTIFIERS["script"]!()).default;
-    notifiers.push(
-      await createNotifier(def, { path: config.script }, {
-        instance: "script#0",
-        logger: logger.child("notifier", "script#0"),
-        signal,
+        timeoutMs: n.timeoutMs,
       }),
     );
   }

@@ -68,8 +68,10 @@ async function notifyError(notifier: Notifier): Promise<NotifyError> {
 }
 
 async function closedPort(): Promise<number> {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
-    new Response());
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response(),
+  );
   const port = server.addr.port;
   await server.shutdown();
   return port;
@@ -236,10 +238,18 @@ Deno.test("webhook notifier retries connection errors, 408, 429 and 5xx but not 
   const { server, url } = receiver(() => new Response("no", { status }));
   try {
     const { notifier } = await make({ url });
-    const cases: [number, boolean][] = [[500, true], [503, true], [429, true], [408, true], [
-      404,
-      false,
-    ], [400, false], [401, false]];
+    const cases: [number, boolean][] = [
+      [500, true],
+      [503, true],
+      [429, true],
+      [408, true],
+      [
+        404,
+        false,
+      ],
+      [400, false],
+      [401, false],
+    ];
     for (const [s, retryable] of cases) {
       status = s;
       const error = await notifyError(notifier);

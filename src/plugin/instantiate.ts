@@ -59,10 +59,16 @@ async function options<O>(
 export async function createWriter(
   def: AnyWriterDefinition,
   raw: unknown,
-  ctx: { instance: string; logger: Logger; signal: AbortSignal; sink: FileSink },
+  ctx: {
+    instance: string;
+    logger: Logger;
+    signal: AbortSignal;
+    sink: FileSink;
+    timeoutMs?: number | undefined;
+  },
 ): Promise<Slot<Writer>> {
   const opts = await options<never>(def, raw, ctx.instance);
-  const timeoutMs = def.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = ctx.timeoutMs ?? def.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const label = { plugin: def.name, instance: ctx.instance, hook: "create" };
   const impl = await invokeHook(label, timeoutMs, ctx.signal, () => def.create(opts, ctx));
   return { plugin: def.name, instance: ctx.instance, timeoutMs, logger: ctx.logger, impl };

@@ -1,0 +1,273 @@
+/**
+ * `signal`: sends a Unix signal (default `SIGHUP`) to the application after every change set that
+ * changed files — for programs that reload their configuration on a signal (nginx, prometheus,
+ * haproxy, many daemons).
+ *
+ * Give exactly one of:
+ *
+ * - `pidFile`: a file holding the process id, read (and trimmed) on every call, so a restarted
+ *   application is found again;
+ * - `processName`: every process whose `/proc/<pid>/comm` equals it, or whose `argv[0]` (first
+ *   field of `/proc/<pid>/cmdline`) has it as base name, gets the signal. `comm` is cut to 15
+ *   characters by the kernel, so longer names match through `argv[0]` only. The sidecar itself is
+ *   never signalled.
+ *
+ * In Kubernetes the sidecar sees the application's processes only with
+ * `shareProcessNamespace: true` in the pod spec (or a shared pid file volume for `pidFile`), and
+ * may signal them only when running as the same user or with the `KILL` capability.
+ *
+ * No process found, an unreadable or half-written pid file, or a pid that is not running is
+ * retryable (the application may be starting); a signal the system refuses (permissions) is not.
+ * Retries: `retries` (default 3) with `backoffMs` (default 1000) doubling, capped at 30 s.
+ *
+ * @example
+ * ```yaml
+ * notifiers:
+ *   - use: signal
+ *     options: { processName: nginx, signal: SIGHUP }
+ * ```
+ *
+ * @module
+ */
+import { basename } from "node:path";
+import { z } from "zod";
+import {
+  defineNotifier,
+  type Notifier,
+  type NotifierDefinition,
+  NotifyError,
+} from "../../src/plugin/contract.ts";
+
+/** Every `Deno.Signal`; the type makes the compiler flag a name missing or unknown. */
+const ALL_SIGNALS: Record<Deno.Signal, true> = {
+  SIGABRT: true,
+  SIGALRM: true,
+  SIGBREAK: true,
+  SIGBUS: true,
+  SIGCHLD: true,
+  SIGCONT: true,
+  SIGEMT: true,
+  SIGFPE: true,
+  SIGHUP: true,
+  SIGILL: true,
+  SIGINFO: true,
+  SIGINT: true,
+  SIGIO: true,
+  SIGPOLL: true,
+  SIGUNUSED: true,
+  SIGKILL: true,
+  SIGPIPE: true,
+  SIGPROF: true,
+  SIGPWR: true,
+  SIGQUIT: true,
+  SIGSEGV: true,
+  SIGSTKFLT: true,
+  SIGSTOP: true,
+  SIGSYS: true,
+  SIGTERM: true,
+  SIGTRAP: true,
+  SIGTSTP: true,
+  SIGTTIN: true,
+  SIGTTOU: true,
+  SIGURG: true,
+  SIGUSR1: true,
+  SIGUSR2: true,
+  SIGVTALRM: true,
+  SIGWINCH: true,
+  SIGXCPU: true,
+  SIGXFSZ: true,
+};
+
+/** `Deno.Signal` names `Deno.kill` refuses on some systems. */
+const NOT_AVAILABLE: Partial<Record<typeof Deno.build.os, readonly Deno.Signal[]>> = {
+  linux: ["SIGBREAK", "SIGEMT", "SIGINFO"],
+  android: ["SIGBREAK", "SIGEMT", "SIGINFO"],
+  darwin: ["SIGBREAK", "SIGPOLL", "SIGPWR", "SIGSTKFLT", "SIGUNUSED"],
+};
+
+/**
+ * The signal names the `signal` option accepts on this system: `Deno.Signal` names minus those
+ * `Deno.kill` refuses here.
+ *
+ * @example
+ * ```ts
+ * import { SIGNAL_NAMES } from "./mod.ts";
+ * console.assert(SIGNAL_NAMES.includes("SIGHUP"));
+ * ```
+ */
+export const SIGNAL_NAMES: readonly Deno.Signal[] = (Object.keys(ALL_SIGNALS) as Deno.Signal[])
+  .filter((s) => !(NOT_AVAILABLE[Deno.build.os] ?? []).includes(s));
+
+const schema = z.strictObject({
+  signal: z.enum(Object.keys(ALL_SIGNALS) as [Deno.Signal, ...Deno.Signal[]], {
+    error: "not a signal name (SIGHUP, SIGUSR1, SIGTERM…)",
+  }).refine((s) => SIGNAL_NAMES.includes(s), {
+    error: `not available on ${Deno.build.os}`,
+  }).default("SIGHUP"),
+  pidFile: z.string().min(1).optional(),
+  processName: z.string().min(1).refine((n) => !n.includes("/") && !n.includes("\0"), {
+    error: "a process name, not a path",
+  }).optional(),
+  retries: z.number().int().min(0).default(3),
+  backoffMs: z.number().int().min(0).default(1000),
+}).check((ctx) => {
+  const o = ctx.value;
+  if ((o.pidFile === undefined) === (o.processName === undefined)) {
+    ctx.issues.push({
+      code: "custom",
+      input: o,
+      path: [o.pidFile === undefined ? "pidFile" : "processName"],
+      message: "give exactly one of pidFile or processName",
+    });
+  }
+});
+
+/**
+ * Options of the `signal` notifier as written in the configuration.
+ *
+ * @example
+ * ```ts
+ * import type { SignalOptions } from "./mod.ts";
+ * const options: SignalOptions = { pidFile: "/run/app/app.pid", signal: "SIGUSR1" };
+ * console.assert(options.signal === "SIGUSR1");
+ * ```
+ */
+export type SignalOptions = z.input<typeof schema>;
+
+/**
+ * Whether a process with `comm` (content of `/proc/<pid>/comm`) and `cmdline` (content of
+ * `/proc/<pid>/cmdline`) is one `processName` names.
+ *
+ * @example
+ * ```ts
+ * import { processMatches } from "./mod.ts";
+ * const cmdline = new TextEncoder().encode("/usr/sbin/nginx\0-g\0daemon off;\0");
+ * console.assert(processMatches("nginx", "nginx\n", cmdline));
+ * console.assert(!processMatches("ngin", "nginx\n", cmdline));
+ * ```
+ */
+export function processMatches(
+  processName: string,
+  comm: string | undefined,
+  cmdline: Uint8Array | undefined,
+): boolean {
+  if (comm !== undefined && comm.replace(/\n$/, "") === processName) return true;
+  if (cmdline === undefined || cmdline.length === 0) return false;
+  const end = cmdline.indexOf(0);
+  const argv0 = new TextDecoder().decode(end < 0 ? cmdline : cmdline.subarray(0, end));
+  return argv0 !== "" && basename(argv0) === processName;
+}
+
+async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch {
+    // The process exited meanwhile, or is not ours to inspect.
+    return undefined;
+  }
+}
+
+/** Pids of the processes `processName` names, in increasing order; never the sidecar's own. */
+async function findProcesses(processName: string): Promise<number[]> {
+  const pids: number[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir("/proc"));
+  } catch (e) {
+    throw new NotifyError(`processName needs /proc (Linux): ${e instanceof Error ? e.message : e}`, {
+      retryable: false,
+    });
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const pid = Number(entry.name);
+    if (pid === Deno.pid) continue;
+    const comm = await readOrUndefined(() => Deno.readTextFile(`/proc/${pid}/comm`));
+    const cmdline = comm?.replace(/\n$/, "") === processName
+      ? undefined
+      : await readOrUndefined(() => Deno.readFile(`/proc/${pid}/cmdline`));
+    if (processMatches(processName, comm, cmdline)) pids.push(pid);
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+async function readPidFile(path: string): Promise<number> {
+  let text: string;
+  try {
+    text = (await Deno.readTextFile(path)).trim();
+  } catch (e) {
+    throw new NotifyError(`cannot read pidFile ${path}: ${e instanceof Error ? e.name : e}`, {
+      retryable: true,
+    });
+  }
+  // Anything else (empty, half-written) may be the application writing it right now.
+  if (!/^[0-9]{1,10}$/.test(text) || Number(text) < 1) {
+    throw new NotifyError(`pidFile ${path} does not hold a process id`, { retryable: true });
+  }
+  const pid = Number(text);
+  if (pid === Deno.pid) {
+    throw new NotifyError(`pidFile ${path} names the sidecar itself (pid ${pid})`, {
+      retryable: false,
+    });
+  }
+  return pid;
+}
+
+/**
+ * The `signal` notifier definition.
+ *
+ * @example
+ * ```ts ignore
+ * import signal from "./mod.ts";
+ * const slot = await createNotifier(signal, { processName: "nginx" }, ctx);
+ * ```
+ */
+const signalNotifier: NotifierDefinition<z.output<typeof schema>> = defineNotifier({
+  name: "signal",
+  version: "1.0.0",
+  options: schema,
+  create(options, ctx): Notifier {
+    const target = options.pidFile !== undefined
+      ? `pidFile ${options.pidFile}`
+      : `processName ${JSON.stringify(options.processName)}`;
+    return {
+      retry: { retries: options.retries, backoffMs: options.backoffMs, maxDelayMs: 30_000 },
+      async notify(changeSet) {
+        const pids = options.pidFile !== undefined
+          ? [await readPidFile(options.pidFile)]
+          : await findProcesses(options.processName ?? "");
+        if (pids.length === 0) {
+          throw new NotifyError(`no process matches ${target}`, { retryable: true });
+        }
+        const sent: number[] = [];
+        const gone: number[] = [];
+        const refused: string[] = [];
+        for (const pid of pids) {
+          try {
+            Deno.kill(pid, options.signal);
+            sent.push(pid);
+          } catch (e) {
+            if (e instanceof Deno.errors.NotFound) gone.push(pid);
+            else refused.push(`${pid} (${e instanceof Error ? e.message : e})`);
+          }
+        }
+        const fields = { signal: options.signal, target, seq: changeSet.seq };
+        if (sent.length > 0) ctx.logger.info("signal sent", { ...fields, pids: sent });
+        if (refused.length > 0) {
+          throw new NotifyError(
+            `cannot send ${options.signal} to ${refused.join(", ")} for ${target}` +
+              (sent.length > 0 ? `; sent to ${sent.join(", ")}` : ""),
+            { retryable: false },
+          );
+        }
+        if (sent.length === 0) {
+          throw new NotifyError(
+            `no process of ${target} is running (gone: ${gone.join(", ")})`,
+            { retryable: true },
+          );
+        }
+      },
+    };
+  },
+});
+export default signalNotifier;
