@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeBase64 } from "../src/util/base64.ts";
 import { READ_CONFIGMAPS, READ_CONFIGMAPS_AND_SECRETS, startCluster } from "./harness/cluster.ts";
-import { eventually, Receiver, runSidecarToEnd } from "./harness/sidecar.ts";
+import { eventually, Receiver, runSidecarToEnd, startSidecar } from "./harness/sidecar.ts";
 import {
   absent,
   cm,
@@ -383,6 +383,81 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
       }
     },
   );
+});
+
+Deno.test("Kubernetes access: a rotated service-account token is picked up, and KUBECONFIG works out of cluster", async (t) => {
+  await using cluster = await startCluster();
+  const ns = "access";
+  await cluster.createNamespace(ns);
+  await cm(cluster, ns, "a", { "a.json": "1" });
+  const sa = await cluster.createServiceAccount({
+    namespace: ns,
+    name: "rotating",
+    rules: READ_CONFIGMAPS,
+  });
+
+  await t.step(
+    "an invalid token file is re-read until the kubelet's next rotation fixes it",
+    async () => {
+      const pod = await cluster.podEnvironment({ ...sa, token: "not-a-valid-token" });
+      const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
+      const proc = startSidecar(cluster, pod, {
+        FOLDER: folder,
+        LABEL,
+        NAMESPACE: ns,
+        ERROR_THROTTLE_SLEEP: "0.5",
+      });
+      try {
+        await eventually(() => assert.match(proc.output, /401/), {
+          proc,
+          what: "the rejected token",
+        });
+        await Deno.writeTextFile(
+          join(pod.serviceAccountDir, "token"),
+          await cluster.mintToken(ns, sa.name),
+        );
+        await eventually(async () => assert.equal(await readText(join(folder, "a.json")), "1"), {
+          proc,
+          what: "sync after rotation",
+        });
+      } finally {
+        await proc.stop();
+      }
+    },
+  );
+
+  await t.step("KUBECONFIG with a token user, no pod files", async () => {
+    const kubeconfig = join(cluster.dataDir, "sa-kubeconfig.yaml");
+    await Deno.writeTextFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{
+          name: "c",
+          cluster: {
+            server: cluster.server,
+            "certificate-authority-data": btoa(cluster.pki.caCert),
+          },
+        }],
+        users: [{ name: "u", user: { token: sa.token } }],
+        contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: ns } }],
+        "current-context": "x",
+      }),
+    );
+    const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
+    const r = await runSidecarToEnd(cluster, undefined, {
+      METHOD: "sleep",
+      FOLDER: folder,
+      LABEL,
+      NAMESPACE: ns,
+      KUBECONFIG: kubeconfig,
+    });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /"auth":"kubeconfig/);
+    assert.equal(await readText(join(folder, "a.json")), "1");
+    assert.ok(!r.output.includes(sa.token), "the token never reaches the logs");
+  });
 });
 
 Deno.test("bad configuration exits 2 with every problem named, before touching the folder", async () => {
