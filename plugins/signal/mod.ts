@@ -174,9 +174,12 @@ async function findProcesses(processName: string): Promise<number[]> {
   try {
     entries = await Array.fromAsync(Deno.readDir("/proc"));
   } catch (e) {
-    throw new NotifyError(`processName needs /proc (Linux): ${e instanceof Error ? e.message : e}`, {
-      retryable: false,
-    });
+    throw new NotifyError(
+      `processName needs /proc (Linux): ${e instanceof Error ? e.message : e}`,
+      {
+        retryable: false,
+      },
+    );
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry.name)) continue;

@@ -207,7 +207,10 @@ Deno.test("signal notifier treats a missing, garbled or stale pid file as retrya
   await Deno.writeTextFile(pidFile, String(done.pid));
   const stale = await notifyError(notifier);
   assert.equal(stale.retryable, true);
-  assert.match(stale.message, new RegExp(`no process of pidFile .* is running \\(gone: ${done.pid}`));
+  assert.match(
+    stale.message,
+    new RegExp(`no process of pidFile .* is running \\(gone: ${done.pid}`),
+  );
   await Deno.writeTextFile(pidFile, String(Deno.pid));
   assert.equal((await notifyError(notifier)).retryable, false, "never signals itself");
 });

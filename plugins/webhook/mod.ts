@@ -128,11 +128,17 @@ export type WebhookOptions = z.input<typeof schema>;
  * ```
  */
 export interface WebhookBody {
+  /** The change set's number; increases by one per change set. */
   seq: number;
+  /** True for the first full sync after start. */
   initial: boolean;
+  /** Absolute paths created or replaced. */
   written: string[];
+  /** Absolute paths removed. */
   removed: string[];
+  /** Keys refused (their last good file stayed), with `object` as `kind/namespace/name`. */
   rejected: { object: string; key?: string | undefined; reason: string }[];
+  /** The objects that changed. */
   objects: { kind: string; namespace: string; name: string; type: "upsert" | "delete" }[];
   /** See {@linkcode changeHash}. */
   hash: string;

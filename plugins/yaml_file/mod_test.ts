@@ -61,7 +61,7 @@ Deno.test("yaml-file writer keeps the last good file when YAML does not parse", 
   assert.match(rec.text(), /error .*configmap\/default\/cfg.*app\.yaml/);
 });
 
-Deno.test("yaml-file writer refuses duplicate keys and unresolved aliases, without quoting the content", async () => {
+Deno.test("yaml-file writer refuses duplicate keys and unresolved aliases, without quoting the content", () => {
   assert.match(yamlProblem("a: 1\na: 2\n") ?? "", /line 2, column 1: Map keys must be unique/);
   assert.match(yamlProblem("a: *nowhere\n") ?? "", /^not valid YAML: .*alias/i);
   const leaky = yamlProblem("- a\nhunter2: s3cret-value\n") ?? "";

@@ -29,7 +29,6 @@
  * @module
  */
 import { dirname, extname, isAbsolute, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import type { Config } from "./types.ts";
 
 /** One plugin instance as declared in the configuration. */
@@ -154,7 +153,7 @@ export async function readConfigFile(
   }
   const parsed = extname(absPath).toLowerCase() === ".json"
     ? parseJson(text, path)
-    : parseYaml(text, path);
+    : await parseYaml(text, path);
   if (!parsed.ok) return parsed;
   const errors: string[] = [];
   const spec = checkShape(parsed.value, {
@@ -245,7 +244,9 @@ export function configPathFrom(
 
 type Parsed = { ok: true; value: unknown } | { ok: false; errors: string[] };
 
-function parseYaml(text: string, display: string): Parsed {
+async function parseYaml(text: string, display: string): Promise<Parsed> {
+  // Loaded only when a config file is used: the environment-only path stays lighter.
+  const { parseDocument } = await import("yaml");
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {

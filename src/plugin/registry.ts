@@ -11,10 +11,16 @@ type Loader<D> = () => Promise<{ default: D }>;
 /** Built-in writers by name. */
 export const BUILTIN_WRITERS: Readonly<Record<string, Loader<AnyWriterDefinition>>> = {
   "json-file": () => import("../../plugins/json_file/mod.ts"),
+  "yaml-file": () => import("../../plugins/yaml_file/mod.ts"),
+  "txt-file": () => import("../../plugins/txt_file/mod.ts"),
+  "raw-file": () => import("../../plugins/raw_file/mod.ts"),
 };
 
 /** Built-in notifiers by name. */
 export const BUILTIN_NOTIFIERS: Readonly<Record<string, Loader<AnyNotifierDefinition>>> = {
   "http-basic": () => import("../../plugins/http_basic/mod.ts"),
   "script": () => import("../../plugins/script/mod.ts"),
+  "webhook": () => import("../../plugins/webhook/mod.ts"),
+  "signal": () => import("../../plugins/signal/mod.ts"),
+  "slack": () => import("../../plugins/slack/mod.ts"),
 };

@@ -27,7 +27,7 @@
  * });
  * await using tmp = await tempSink();
  * const set = changeSetOf([{ name: "app", data: { "a.txt": "HI", "b.txt": "lo" }, dir: tmp.dir }]);
- * const run = await runWriter(upperOnly, {}, set, tmp.dir);
+ * const run = await runWriter(upperOnly, {}, set, tmp);
  * console.assert(run.result.written.length === 1 && run.result.rejected.length === 1);
  * console.assert(await Deno.readTextFile(`${tmp.dir}/a.txt`) === "HI");
  * ```
@@ -49,6 +49,7 @@ import { FileStore } from "../writers/file_store.ts";
 import { type LogRecord, recordingLogger } from "./logger.ts";
 
 export { type LogRecord, recordingLogger } from "./logger.ts";
+export type { FileStore } from "../writers/file_store.ts";
 
 /**
  * One object for {@linkcode changeSetOf}.
@@ -65,6 +66,7 @@ export interface TestObject {
   kind?: ResourceKind | undefined;
   /** Default `"default"`. */
   namespace?: string | undefined;
+  /** The object's name. */
   name: string;
   /** Text entries, stored UTF-8 encoded (ConfigMap `data`). */
   data?: Record<string, string> | undefined;
@@ -135,6 +137,7 @@ export function changeSetOf(
 export interface TempSink {
   /** The temporary folder (the store's folder); removed on dispose. */
   dir: string;
+  /** The store itself, e.g. for `owners()` or `prune()`. */
   store: FileStore;
   /** The sink of one writer instance (default `"test#0"`), as the core hands to writers. */
   sink(instance?: string): FileSink;
@@ -245,10 +248,12 @@ export interface NotifierRun extends PluginRun {
  * with an error that names each bad field), creates the instance, calls `write(changeSet)` through
  * the hook wrapper and closes the instance.
  *
- * Files go through a real `FileStore` on `sinkDir`, or by default on the change set's
- * directories (the first change's `dir` as folder, the others as extra roots). The store is
- * closed afterwards and the files stay; the instance is always `<name>#0`, so running again on the
- * same folder behaves like the sidecar after a restart (it still owns its earlier files).
+ * Files go through a real `FileStore`: the one of a {@linkcode tempSink} given as `sink` (its
+ * folder must hold every change's `dir`), or one opened for this run on the folder `sink` names,
+ * or by default on the change set's directories (the first change's `dir` as folder, the others as
+ * extra roots); a store opened for the run is closed afterwards. Files stay either way. The
+ * instance is always `<name>#0`, so running again on the same store or folder continues where the
+ * last run left off (the writer still owns its earlier files), like the sidecar after a restart.
  *
  * A hook that throws rejects with what it threw; a hook that times out rejects with the wrapper's
  * error.
@@ -263,6 +268,7 @@ export interface NotifierRun extends PluginRun {
  *   txt,
  *   {},
  *   changeSetOf([{ name: "app", data: { "a.txt": "x" }, dir: tmp.dir }]),
+ *   tmp,
  * );
  * console.assert(run.result.written[0] === `${tmp.dir}/a.txt`);
  * ```
@@ -271,26 +277,35 @@ export async function runWriter(
   def: AnyWriterDefinition,
   options: unknown,
   changeSet: ChangeSet,
-  sinkDir?: string,
+  sink?: string | TempSink,
 ): Promise<WriterRun> {
-  const dirs = [...new Set(changeSet.changes.map((c) => c.dir))];
-  const folder = sinkDir ?? dirs[0];
-  if (folder === undefined) {
-    throw new Error("runWriter: give sinkDir when the change set has no changes");
-  }
   const instance = `${def.name}#0`;
   const rec = recordingLogger(["test", "writer", instance]);
-  const store = await FileStore.open({
-    folder,
-    allowedRoots: dirs.filter((d) => d !== folder),
-    logger: rec.logger.child("sink"),
-  });
-  const signal = new AbortController().signal;
+  let store: FileStore;
+  let folder: string;
+  let owned = false;
+  if (sink !== undefined && typeof sink !== "string") {
+    store = sink.store;
+    folder = sink.dir;
+  } else {
+    const dirs = [...new Set(changeSet.changes.map((c) => c.dir))];
+    const chosen = sink ?? dirs[0];
+    if (chosen === undefined) {
+      throw new Error("runWriter: give a sink when the change set has no changes");
+    }
+    folder = chosen;
+    store = await FileStore.open({
+      folder,
+      allowedRoots: dirs.filter((d) => d !== folder),
+      logger: rec.logger.child("sink"),
+    });
+    owned = true;
+  }
   try {
     const slot = await createWriter(def, options, {
       instance,
       logger: rec.logger,
-      signal,
+      signal: new AbortController().signal,
       sink: store.scoped(instance),
     });
     try {
@@ -300,7 +315,7 @@ export async function runWriter(
       await closeSlot(slot);
     }
   } finally {
-    await store.close();
+    if (owned) await store.close();
   }
 }
 
