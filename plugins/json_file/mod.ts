@@ -22,11 +22,20 @@ export default defineKeyWriter({
   version: "1.0.0",
   defaultKeys: ["*.json"],
   check(content) {
+    let text: string;
     try {
-      JSON.parse(decoder.decode(content));
+      text = decoder.decode(content);
+    } catch {
+      return "not valid JSON: not UTF-8 text";
+    }
+    try {
+      JSON.parse(text);
       return undefined;
     } catch (e) {
-      return `not valid JSON: ${e instanceof Error ? e.message : e}`;
+      // V8's message quotes the offending text; for a Secret that would put its value in the
+      // logs, so only the position is reported.
+      const m = e instanceof Error ? /\(line (\d+) column (\d+)\)/.exec(e.message) : null;
+      return m ? `not valid JSON at line ${m[1]}, column ${m[2]}` : "not valid JSON";
     }
   },
 });

@@ -132,10 +132,10 @@ Deno.test("loadPipeline() reports an import failure with its message", async () 
   assert.equal(errors.length, 1, errors.join("\n"));
   assert.ok(
     errors[0]!.startsWith('writers[0] "./missing_plugin.ts": cannot load the module: '),
-    errors[0],
+    String(errors[0]),
   );
-  assert.ok(errors[0]!.includes("missing_plugin.ts"), errors[0]);
-  assert.ok(!errors[0]!.includes(COMPILED_HINT), errors[0]);
+  assert.ok(errors[0]!.includes("missing_plugin.ts"), String(errors[0]));
+  assert.ok(!errors[0]!.includes(COMPILED_HINT), String(errors[0]));
 });
 
 Deno.test("loadPipeline() explains what a compiled binary can load when an external plugin fails", async () => {
@@ -150,7 +150,7 @@ Deno.test("loadPipeline() explains what a compiled binary can load when an exter
       "; in a compiled binary only built-in plugins and absolute-path file plugins can load; " +
         "npm:, jsr:, https: and relative specifiers need the sidecar run with deno",
     ),
-    errors[0],
+    String(errors[0]),
   );
 });
 
@@ -249,7 +249,7 @@ Deno.test("readConfigFile() and loadPipeline() name the file, instance and field
     assert.equal(problems.length, 1, problems.join("\n"));
     assert.ok(
       problems[0]!.startsWith(`${path}: writers[1] ${JSON.stringify(absolute)}: options.prefix: `),
-      problems[0],
+      String(problems[0]),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Writer } from "../../src/plugin/contract.ts";
+import { createWriter } from "../../src/plugin/instantiate.ts";
+import { changeSetOf, recordingLogger, type TempSink, tempSink } from "../../src/testing/mod.ts";
+import jsonFile from "./mod.ts";
+
+async function make(tmp: TempSink, options: unknown = {}) {
+  const rec = recordingLogger();
+  const slot = await createWriter(jsonFile, options, {
+    instance: "json#0",
+    logger: rec.logger,
+    signal: new AbortController().signal,
+    sink: tmp.sink("json#0"),
+  });
+  return { writer: slot.impl as Writer, rec };
+}
+
+Deno.test("json-file writer writes .json keys that parse and nothing else", async () => {
+  await using tmp = await tempSink();
+  const { writer } = await make(tmp);
+  const result = await writer.write(changeSetOf([{
+    name: "dash",
+    data: { "a.json": '{"a":1}', "b.txt": "skip", "c.yaml": "c: 1" },
+    dir: tmp.dir,
+  }]));
+  assert.deepEqual(result.written, [join(tmp.dir, "a.json")]);
+  assert.equal(await Deno.readTextFile(join(tmp.dir, "a.json")), '{"a":1}');
+});
+
+Deno.test("json-file writer keeps the last good file and never quotes the bad content", async () => {
+  await using tmp = await tempSink();
+  const { writer, rec } = await make(tmp);
+  await writer.write(
+    changeSetOf([{ kind: "secret", name: "db", data: { "db.json": '{"pw":"ok"}' }, dir: tmp.dir }]),
+  );
+  const result = await writer.write(changeSetOf([{
+    kind: "secret",
+    name: "db",
+    data: { "db.json": '{"pw": hunter2-secret}' },
+    dir: tmp.dir,
+  }], { seq: 2 }));
+  assert.equal(result.rejected.length, 1);
+  assert.equal(result.rejected[0]!.key, "db.json");
+  assert.match(result.rejected[0]!.reason, /^not valid JSON/);
+  assert.equal(await Deno.readTextFile(join(tmp.dir, "db.json")), '{"pw":"ok"}');
+  assert.ok(!rec.text().includes("hunter2"), rec.text());
+  assert.ok(!result.rejected[0]!.reason.includes("hunter2"));
+});
+
+Deno.test("json-file writer takes other keys with the keys option", async () => {
+  await using tmp = await tempSink();
+  const { writer } = await make(tmp, { keys: ["*.dashboard"] });
+  await writer.write(
+    changeSetOf([{ name: "d", data: { "x.dashboard": "[]", "y.json": "{}" }, dir: tmp.dir }]),
+  );
+  assert.deepEqual(
+    [...Deno.readDirSync(tmp.dir)].map((e) => e.name).filter((n) => !n.startsWith(".")),
+    [
+      "x.dashboard",
+    ],
+  );
+});
+
+Deno.test("json-file writer refuses unknown options, naming the field", async () => {
+  await using tmp = await tempSink();
+  await assert.rejects(make(tmp, { key: "*.json" }), /json#0 "json-file": invalid options/);
+});
