@@ -5,10 +5,8 @@
 FROM denoland/deno:debian-2.9.6 AS build
 ARG DENORT_BIN=
 WORKDIR /src
-COPY deno.json deno.lock ./
-COPY main.ts ./
-COPY src ./src
-COPY plugins ./plugins
+# .dockerignore keeps tests, caches and outputs out of the context.
+COPY . .
 RUN if [ -n "$DENORT_BIN" ]; then export DENORT_BIN="/src/$DENORT_BIN"; fi \
  && deno install --frozen --entrypoint main.ts \
  && deno task compile \

@@ -4,8 +4,9 @@
  *   deno run --allow-all bench/memory_bench.ts [objects=1000]
  *
  * Creates N labelled ConfigMaps (two 2 KiB JSON keys each), then runs the sidecar as its own
- * process twice — in-cluster (service-account files) and out of cluster (KUBECONFIG, which loads
- * `@kubernetes/client-node`) — and reports, per run: time to the initial sync written, RSS and
+ * process three times — from source in-cluster (service-account files), from source out of
+ * cluster (KUBECONFIG, which loads `@kubernetes/client-node`), and as the bundle
+ * (`deno task bundle`) in-cluster — and reports, per run: time to the initial sync written, RSS and
  * peak RSS (VmHWM) once synced and after a burst of N/10 updates. Prints a Markdown table for
  * BENCHMARKS.md. Times are wall clock on a shared machine: compare the two rows of one run.
  *
@@ -65,9 +66,26 @@ const sa = await cluster.createServiceAccount({
   rules: READ_CONFIGMAPS,
 });
 
+const bundleDir = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "bundle-" });
+const root = new URL("..", import.meta.url).pathname;
+const bundled = await new Deno.Command(Deno.execPath(), {
+  args: [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--code-splitting",
+    "--outdir",
+    bundleDir,
+    join(root, "main.ts"),
+  ],
+  cwd: root,
+}).output();
+if (!bundled.success) throw new Error("deno bundle failed");
+
 const rows: string[] = [];
 let round = 0;
-for (const mode of ["in-cluster", "kubeconfig"] as const) {
+for (const mode of ["in-cluster", "kubeconfig", "bundle, in-cluster"] as const) {
   const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
   const pod = await cluster.podEnvironment(sa);
   const env: Record<string, string> = {

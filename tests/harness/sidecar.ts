@@ -20,14 +20,15 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** Starts `main.ts` with `env` on top of the pod environment. */
+/** Starts `main.ts` (or another `entry`, e.g. the bundle) with `env` on top of the pod environment. */
 export function startSidecar(
   cluster: Cluster,
   pod: PodEnvironment,
   env: Record<string, string>,
   name = "sidecar",
+  entry = MAIN,
 ): ManagedProcess {
-  return cluster.processes.spawn(name, Deno.execPath(), ["run", "--allow-all", "--quiet", MAIN], {
+  return cluster.processes.spawn(name, Deno.execPath(), ["run", "--allow-all", "--quiet", entry], {
     clearEnv: true,
     env: { ...baseEnv(), LOG_LEVEL: "DEBUG", HEALTH_PORT: "0", ...pod.env, ...env },
   });
@@ -38,9 +39,10 @@ export async function runSidecarToEnd(
   cluster: Cluster | undefined,
   pod: PodEnvironment | undefined,
   env: Record<string, string>,
+  entry = MAIN,
 ): Promise<{ code: number; output: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", MAIN],
+    args: ["run", "--allow-all", "--quiet", entry],
     clearEnv: true,
     env: { ...baseEnv(), HEALTH_PORT: "0", ...(pod?.env ?? {}), ...env },
     stdout: "piped",

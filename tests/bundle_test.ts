@@ -1,0 +1,86 @@
+/**
+ * The shipped program, not just the sources: `deno task compile` needs denort, which cannot be
+ * downloaded on the build machines, so the same module graph is bundled (`deno task bundle`)
+ * and run by `deno`, in a pod-like environment and out of cluster.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { READ_CONFIGMAPS, startCluster } from "./harness/cluster.ts";
+import { cm, LABEL, readText } from "./harness/fixtures.ts";
+import { runSidecarToEnd } from "./harness/sidecar.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+Deno.test("the bundled program syncs in a pod and out of cluster", async (t) => {
+  await using cluster = await startCluster();
+  const outdir = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "bundle-" });
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--code-splitting",
+      "--outdir",
+      outdir,
+      join(root, "main.ts"),
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(built.success, new TextDecoder().decode(built.stderr));
+  const entry = join(outdir, "main.js");
+  const ns = "bundled";
+  await cluster.createNamespace(ns);
+  await cm(cluster, ns, "a", { "a.json": '{"bundled":true}' });
+  const sa = await cluster.createServiceAccount({
+    namespace: ns,
+    name: "bundle",
+    rules: READ_CONFIGMAPS,
+  });
+
+  await t.step("in-cluster (service-account files)", async () => {
+    const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
+    const r = await runSidecarToEnd(cluster, await cluster.podEnvironment(sa), {
+      METHOD: "sleep",
+      FOLDER: folder,
+      LABEL,
+      NAMESPACE: ns,
+    }, entry);
+    assert.equal(r.code, 0, r.output);
+    assert.equal(await readText(join(folder, "a.json")), '{"bundled":true}');
+  });
+
+  await t.step("out of cluster (KUBECONFIG, client-node chunk loaded on demand)", async () => {
+    const kubeconfig = join(cluster.dataDir, "bundle-kubeconfig");
+    await Deno.writeTextFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{
+          name: "c",
+          cluster: {
+            server: cluster.server,
+            "certificate-authority-data": btoa(cluster.pki.caCert),
+          },
+        }],
+        users: [{ name: "u", user: { token: sa.token } }],
+        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+        "current-context": "x",
+      }),
+    );
+    const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
+    const r = await runSidecarToEnd(cluster, undefined, {
+      METHOD: "sleep",
+      FOLDER: folder,
+      LABEL,
+      NAMESPACE: ns,
+      KUBECONFIG: kubeconfig,
+    }, entry);
+    assert.equal(r.code, 0, r.output);
+    assert.equal(await readText(join(folder, "a.json")), '{"bundled":true}');
+  });
+});
