@@ -338,11 +338,23 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
           { proc: s.proc },
         );
         await cluster.stopApiServer();
-        // Delete straight in etcd's view: start a second API server? No: stop, delete via a restarted server
-        // before the sidecar can reconnect is racy, so instead we delete while the server is up but the
-        // sidecar's watch is severed, which is exactly what a restart looks like to the sidecar.
+        // The sidecar's API server is down; the object is deleted through another one on the same etcd.
+        await cluster.withSecondApiServer((admin) =>
+          admin.request("DELETE", `/api/v1/namespaces/${ns}/configmaps/goes`)
+        );
+        await eventually(
+          () => assert.match(s.proc.output, /watch gap; relisting|list failed; retrying/),
+          {
+            proc: s.proc,
+            what: "the sidecar noticing the outage",
+          },
+        );
+        assert.deepEqual(
+          await listFiles(s.folder),
+          ["goes.json", "stays.json"],
+          "nothing changes while it is down",
+        );
         await cluster.startApiServer();
-        await del(cluster, ns, "configmaps", "goes");
         await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["stays.json"]), {
           proc: s.proc,
           timeoutMs: 60_000,

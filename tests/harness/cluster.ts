@@ -231,6 +231,31 @@ export class Cluster implements AsyncDisposable {
     await waitReady(this.admin, this.apiserver);
   }
 
+  /**
+   * Runs `fn` with a second kube-apiserver on another port, backed by the same etcd, while the
+   * main one may be stopped: lets a test change the cluster while the sidecar's API server is down.
+   */
+  async withSecondApiServer<T>(fn: (admin: KubeClient) => Promise<T>): Promise<T> {
+    const port = freePort();
+    const args = this.#apiserverArgs.map((a) =>
+      a.startsWith("--secure-port=") ? `--secure-port=${port}` : a
+    );
+    const proc = this.processes.spawn("kube-apiserver-2", this.#apiserverBin, args);
+    const admin = new KubeClient({
+      server: `https://127.0.0.1:${port}`,
+      caCert: this.pki.caCert,
+      clientCert: this.pki.adminCert,
+      clientKey: this.pki.adminKey,
+    });
+    try {
+      await waitReady(admin, proc);
+      return await fn(admin);
+    } finally {
+      admin.close();
+      await proc.stop();
+    }
+  }
+
   /** Stops every process and removes the data directory. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
