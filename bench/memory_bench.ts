@@ -104,25 +104,7 @@ for (const mode of MODES) {
   // A small young generation trades some GC time for a lot less RSS: see BENCHMARKS.md.
   if (mode.endsWith("--max-semi-space-size=1")) env.DENO_V8_FLAGS = "--max-semi-space-size=1";
   if (mode === "kubeconfig") {
-    const kc = join(cluster.dataDir, "bench-kubeconfig");
-    await Deno.writeTextFile(
-      kc,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{
-          name: "c",
-          cluster: {
-            server: cluster.server,
-            "certificate-authority-data": btoa(cluster.pki.caCert),
-          },
-        }],
-        users: [{ name: "u", user: { token: sa.token } }],
-        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
-        "current-context": "x",
-      }),
-    );
-    env.KUBECONFIG = kc;
+    env.KUBECONFIG = await cluster.tokenKubeconfig(sa);
   }
   const start = performance.now();
   const proc = startSidecar(

@@ -54,24 +54,7 @@ Deno.test("the bundled program syncs in a pod and out of cluster", async (t) => 
   });
 
   await t.step("out of cluster (KUBECONFIG, client-node chunk loaded on demand)", async () => {
-    const kubeconfig = join(cluster.dataDir, "bundle-kubeconfig");
-    await Deno.writeTextFile(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{
-          name: "c",
-          cluster: {
-            server: cluster.server,
-            "certificate-authority-data": btoa(cluster.pki.caCert),
-          },
-        }],
-        users: [{ name: "u", user: { token: sa.token } }],
-        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
-        "current-context": "x",
-      }),
-    );
+    const kubeconfig = await cluster.tokenKubeconfig(sa);
     const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
     const r = await runSidecarToEnd(cluster, undefined, {
       METHOD: "sleep",

@@ -439,24 +439,7 @@ Deno.test("Kubernetes access: a rotated service-account token is picked up, and 
   );
 
   await t.step("KUBECONFIG with a token user, no pod files", async () => {
-    const kubeconfig = join(cluster.dataDir, "sa-kubeconfig.yaml");
-    await Deno.writeTextFile(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{
-          name: "c",
-          cluster: {
-            server: cluster.server,
-            "certificate-authority-data": btoa(cluster.pki.caCert),
-          },
-        }],
-        users: [{ name: "u", user: { token: sa.token } }],
-        contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: ns } }],
-        "current-context": "x",
-      }),
-    );
+    const kubeconfig = await cluster.tokenKubeconfig(sa);
     const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
     const r = await runSidecarToEnd(cluster, undefined, {
       METHOD: "sleep",

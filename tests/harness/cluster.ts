@@ -208,6 +208,16 @@ export class Cluster implements AsyncDisposable {
     };
   }
 
+  /** Writes a kubeconfig that authenticates as `sa` with its token and returns its path. */
+  async tokenKubeconfig(sa: ServiceAccountToken): Promise<string> {
+    const path = await Deno.makeTempFile({ dir: this.dataDir, prefix: `kubeconfig-${sa.name}-` });
+    await Deno.writeTextFile(
+      path,
+      kubeconfigText(this.server, this.pki.caCert, { token: sa.token }),
+    );
+    return path;
+  }
+
   /** A client that authenticates with `sa`'s token, as a pod would. */
   clientFor(sa: ServiceAccountToken): KubeClient {
     return new KubeClient({ server: this.server, caCert: this.pki.caCert, token: () => sa.token });
@@ -335,30 +345,38 @@ async function waitEtcd(url: string, proc: ManagedProcess): Promise<void> {
   throw new Error(`etcd not healthy after 30s:\n${proc.output.slice(-4000)}`);
 }
 
-/** Builds an admin kubeconfig (YAML is a superset of JSON, so JSON is written). */
-export function adminKubeconfig(server: string, pki: Pki): string {
-  const b64 = (s: string) => btoa(s);
+/**
+ * A kubeconfig for this server with `user` as credentials (client certificate or token). YAML is
+ * a superset of JSON, so JSON is written.
+ */
+export function kubeconfigText(
+  server: string,
+  caCert: string,
+  user: { "client-certificate-data": string; "client-key-data": string } | { token: string },
+): string {
   return JSON.stringify(
     {
       apiVersion: "v1",
       kind: "Config",
       clusters: [{
         name: "gsidecar-test",
-        cluster: { server, "certificate-authority-data": b64(pki.caCert) },
+        cluster: { server, "certificate-authority-data": btoa(caCert) },
       }],
-      users: [{
-        name: "admin",
-        user: {
-          "client-certificate-data": b64(pki.adminCert),
-          "client-key-data": b64(pki.adminKey),
-        },
-      }],
-      contexts: [{ name: "gsidecar-test", context: { cluster: "gsidecar-test", user: "admin" } }],
+      users: [{ name: "user", user }],
+      contexts: [{ name: "gsidecar-test", context: { cluster: "gsidecar-test", user: "user" } }],
       "current-context": "gsidecar-test",
     },
     null,
     2,
   );
+}
+
+/** The admin kubeconfig (client certificate in `system:masters`). */
+export function adminKubeconfig(server: string, pki: Pki): string {
+  return kubeconfigText(server, pki.caCert, {
+    "client-certificate-data": btoa(pki.adminCert),
+    "client-key-data": btoa(pki.adminKey),
+  });
 }
 
 /**
