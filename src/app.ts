@@ -105,7 +105,6 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     writers,
     dispatcher,
     logger: logger.child("pipeline"),
-    signal,
     liveRefs: () => reconciler.liveRefs(),
     prepare: (cs) => resolveUrlEntries(cs, urlEntryOptions(config, logger.child("url"), signal)),
   });
@@ -169,7 +168,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   let code = 0;
   try {
     if (config.method === "sleep") {
-      code = await runOnce(watchers, reconciler, dispatcher, logger);
+      code = await runOnce(watchers, reconciler, pipeline, dispatcher, logger);
     } else if (config.method === "list") {
       while (!signal.aborted) {
         for (const w of watchers) await w.listWithRetry().catch(() => {});
@@ -185,8 +184,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
       );
     }
   } finally {
-    await reconciler.idle().catch(() => {});
-    reconciler.close();
+    await reconciler.close();
     await dispatcher.close(2000);
     for (const slot of [...writers, ...notifiers]) {
       try {
@@ -235,6 +233,7 @@ function urlEntryOptions(config: Config, logger: Logger, signal: AbortSignal): U
 async function runOnce(
   watchers: ScopeWatcher[],
   reconciler: Reconciler,
+  pipeline: Pipeline,
   dispatcher: NotifyDispatcher,
   logger: Logger,
 ): Promise<number> {
@@ -247,7 +246,9 @@ async function runOnce(
   await reconciler.initialApplied;
   await reconciler.idle();
   await dispatcher.idle();
-  const failed = reconciler.stats.rejectedObjects > 0;
+  // Refused keys (content that does not parse) are logged but do not fail a one-shot sync; an
+  // object that could not be placed or a writer that failed does.
+  const failed = reconciler.stats.rejectedObjects > 0 || pipeline.stats.writerErrors > 0;
   return failed ? 1 : 0;
 }
 

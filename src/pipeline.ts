@@ -24,7 +24,6 @@ export interface PipelineOptions {
   writers: Slot<Writer>[];
   dispatcher: NotifyDispatcher;
   logger: Logger;
-  signal: AbortSignal;
   /** Objects currently selected; their files survive the orphan sweep. */
   liveRefs: () => ObjectRef[];
   /** Runs before the writers (e.g. downloads `.url` keys). */
@@ -46,7 +45,7 @@ export interface PipelineStats {
  *
  * @example
  * ```ts ignore
- * const pipeline = new Pipeline({ store, writers, dispatcher, logger, signal, liveRefs });
+ * const pipeline = new Pipeline({ store, writers, dispatcher, logger, liveRefs });
  * const ok = await pipeline.apply(changeSet);
  * ```
  */
@@ -68,14 +67,20 @@ export class Pipeline {
 
   /** Writes one change set; returns false when a writer failed (its files stay as they were). */
   async apply(original: ChangeSet): Promise<boolean> {
-    const { writers, logger, signal } = this.#opts;
+    const { writers, logger } = this.#opts;
     const changeSet = this.#opts.prepare ? await this.#opts.prepare(original) : original;
     const result = emptyResult();
     let ok = true;
     for (const slot of writers) {
       const label = { plugin: slot.plugin, instance: slot.instance, hook: "write" };
       try {
-        const r = await invokeHook(label, slot.timeoutMs, signal, () => slot.impl.write(changeSet));
+        // No shutdown signal here: SIGTERM lets the write in progress finish (the timeout still applies).
+        const r = await invokeHook(
+          label,
+          slot.timeoutMs,
+          undefined,
+          () => slot.impl.write(changeSet),
+        );
         merge(result, r);
       } catch (e) {
         ok = false;

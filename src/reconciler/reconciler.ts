@@ -61,6 +61,7 @@ export class Reconciler implements SourceHandler {
   readonly #pending = new Map<string, Change>();
   readonly #listed = new Set<string>();
   #initialDone = false;
+  #closed = false;
   #seq = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #firstPendingAt = 0;
@@ -149,10 +150,15 @@ export class Reconciler implements SourceHandler {
     if (this.#pending.size > 0 && this.#initialReady()) await this.#emit();
   }
 
-  /** Stops timers; pending changes are dropped (the next start relists). */
-  close(): void {
+  /**
+   * Stops emitting: pending changes are dropped (the next start relists) and the change set being
+   * applied, if any, is awaited.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    await this.#applying;
   }
 
   #selected(ref: ObjectRef): boolean {
@@ -232,7 +238,7 @@ export class Reconciler implements SourceHandler {
   }
 
   #schedule(): void {
-    if (this.#applying || !this.#initialReady()) return;
+    if (this.#closed || this.#applying || !this.#initialReady()) return;
     if (!this.#initialDone) {
       // The first full sync goes out as soon as every scope has listed: no reason to wait.
       void this.#emit();
