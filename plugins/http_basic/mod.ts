@@ -24,14 +24,13 @@
  *
  * @module
  */
-import * as http from "node:http";
-import * as https from "node:https";
 import { z } from "zod";
 import type { HttpBasicOptions } from "../../src/config/types.ts";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { defineNotifier, type Notifier, NotifyError } from "../../src/plugin/contract.ts";
+import { encodeBase64 } from "../../src/util/base64.ts";
+import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/util/http_send.ts";
 
-const MAX_REDIRECTS = 5;
 const MAX_RETRY_DELAY_MS = 120_000;
 
 const schema = z.strictObject({
@@ -80,74 +79,12 @@ const schema = z.strictObject({
  */
 export type HttpBasicPluginOptions = z.input<typeof schema>;
 
-interface Answer {
-  status: number;
-  location: string | null;
-}
-
-type Send = (
-  url: URL,
-  init: { method: string; headers: Record<string, string>; body: string | undefined },
-  signal: AbortSignal,
-) => Promise<Answer>;
-
-/** Sends with fetch; the body is discarded, only status and `Location` matter. */
-const sendFetch: Send = async (url, init, signal) => {
-  const res = await fetch(url, {
-    method: init.method,
-    headers: init.headers,
-    body: init.body ?? null,
-    redirect: "manual",
-    signal,
-  });
-  await res.body?.cancel();
-  return { status: res.status, location: res.headers.get("location") };
-};
-
-/**
- * Sends with `node:https` without certificate verification: Deno's fetch cannot turn it off for
- * one client, only for the whole process (`--unsafely-ignore-certificate-errors`).
- */
-const sendInsecure: Send = (url, init, signal) =>
-  new Promise((resolve, reject) => {
-    const mod = url.protocol === "https:" ? https : http;
-    const req = mod.request(url, {
-      method: init.method,
-      headers: init.headers,
-      rejectUnauthorized: false,
-    }, (res) => {
-      res.resume();
-      res.on("end", () => {
-        signal.removeEventListener("abort", onAbort);
-        const location = res.headers.location;
-        resolve({ status: res.statusCode ?? 0, location: location ?? null });
-      });
-      res.on("error", fail);
-    });
-    const onAbort = () => req.destroy(signal.reason);
-    function fail(e: unknown) {
-      signal.removeEventListener("abort", onAbort);
-      reject(signal.aborted ? signal.reason : e);
-    }
-    req.on("error", fail);
-    if (signal.aborted) return fail(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    req.end(init.body);
-  });
-
 /** `url` without userinfo, for messages and requests. */
 function withoutUserinfo(url: URL): URL {
   const clean = new URL(url);
   clean.username = "";
   clean.password = "";
   return clean;
-}
-
-/** Base64 of the UTF-8 bytes of `text` (btoa alone rejects non-Latin-1 characters). */
-function base64Utf8(text: string): string {
-  let binary = "";
-  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary);
 }
 
 async function readSecretFile(path: string, what: string): Promise<string> {
@@ -206,7 +143,6 @@ export default defineNotifier<HttpBasicOptions>({
     // the URL itself, and never shown.
     const urlUser = given.username ? decodeURIComponent(given.username) : undefined;
     const urlPassword = given.password ? decodeURIComponent(given.password) : undefined;
-    const send = options.skipTlsVerify ? sendInsecure : sendFetch;
 
     async function authorization(): Promise<string | undefined> {
       const username = options.usernameFile !== undefined
@@ -216,7 +152,7 @@ export default defineNotifier<HttpBasicOptions>({
       const password = options.passwordFile !== undefined
         ? await readSecretFile(options.passwordFile, "password")
         : options.password ?? urlPassword ?? "";
-      return `Basic ${base64Utf8(`${username}:${password}`)}`;
+      return `Basic ${encodeBase64(new TextEncoder().encode(`${username}:${password}`))}`;
     }
 
     return {
@@ -228,68 +164,34 @@ export default defineNotifier<HttpBasicOptions>({
       },
       async notify(changeSet, result) {
         const auth = await authorization();
-        const timeout = new AbortController();
-        const timer = setTimeout(
-          () =>
-            timeout.abort(
-              new DOMException(`timed out after ${options.timeoutMs} ms`, "TimeoutError"),
-            ),
-          options.timeoutMs,
-        );
-        const signal = AbortSignal.any([ctx.signal, timeout.signal]);
-        let method: string = options.method;
-        let payload = method === "POST" ? body(options, changeSet, result) : undefined;
-        let url = target;
+        const payload = options.method === "POST" ? body(options, changeSet, result) : undefined;
+        const headers: Record<string, string> = { "user-agent": "k8s-gsidecar" };
+        if (payload) headers["content-type"] = payload.contentType;
+        let answer: HttpAnswer;
         try {
-          for (let hop = 0;; hop++) {
-            const headers: Record<string, string> = { "user-agent": "k8s-gsidecar" };
-            if (auth !== undefined && url.origin === target.origin) headers.authorization = auth;
-            if (payload) headers["content-type"] = payload.contentType;
-            let answer: Answer;
-            try {
-              answer = await send(url, { method, headers, body: payload?.body }, signal);
-            } catch (e) {
-              const why = signal.aborted
-                ? (signal.reason instanceof Error ? signal.reason.message : "aborted")
-                : e instanceof Error
-                ? e.message
-                : String(e);
-              throw new NotifyError(`${method} ${withoutUserinfo(url).href} failed: ${why}`, {
-                retryable: true,
-              });
-            }
-            const { status, location } = answer;
-            if (status >= 200 && status < 300) {
-              ctx.logger.debug("notified", { url: shown, status, seq: changeSet.seq });
-              return;
-            }
-            if ([301, 302, 303, 307, 308].includes(status) && location !== null) {
-              if (hop >= MAX_REDIRECTS) {
-                throw new NotifyError(`${method} ${shown}: more than ${MAX_REDIRECTS} redirects`, {
-                  retryable: false,
-                });
-              }
-              const next = withoutUserinfo(new URL(location, url));
-              if (next.protocol !== "http:" && next.protocol !== "https:") {
-                throw new NotifyError(`${method} ${shown}: redirect to a non-HTTP URL`, {
-                  retryable: false,
-                });
-              }
-              // As browsers do (Fetch standard, HTTP-redirect fetch step 12).
-              if ((status === 303 && method !== "GET") || (status <= 302 && method === "POST")) {
-                method = "GET";
-                payload = undefined;
-              }
-              url = next;
-              continue;
-            }
-            const where = url.href === shown ? shown : `${shown} (redirected to ${url.href})`;
-            const retryable = status >= 500 && options.enable5xx;
-            throw new NotifyError(`${method} ${where} answered ${status}`, { retryable });
-          }
-        } finally {
-          clearTimeout(timer);
+          answer = await sendHttp(target, {
+            method: options.method,
+            headers,
+            body: payload?.body,
+            credentials: auth === undefined ? undefined : { authorization: auth },
+            timeoutMs: options.timeoutMs,
+            signal: ctx.signal,
+            skipTlsVerify: options.skipTlsVerify,
+          });
+        } catch (e) {
+          if (!(e instanceof HttpSendError)) throw e;
+          throw e.transient
+            ? new NotifyError(`${e.method} ${e.url.href} failed: ${e.message}`, { retryable: true })
+            : new NotifyError(`${e.method} ${shown}: ${e.message}`, { retryable: false });
         }
+        const { status, method, url } = answer;
+        if (status >= 200 && status < 300) {
+          ctx.logger.debug("notified", { url: shown, status, seq: changeSet.seq });
+          return;
+        }
+        const where = url.href === shown ? shown : `${shown} (redirected to ${url.href})`;
+        const retryable = status >= 500 && options.enable5xx;
+        throw new NotifyError(`${method} ${where} answered ${status}`, { retryable });
       },
     };
   },

@@ -3,37 +3,15 @@ import type { HttpBasicOptions } from "../../src/config/types.ts";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { NotifyDispatcher } from "../../src/notifiers/dispatcher.ts";
 import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
-import type { LogFields, Logger } from "../../src/plugin/logger.ts";
+import type { Logger } from "../../src/plugin/logger.ts";
 import { validate } from "../../src/plugin/standard_schema.ts";
+import { type LogRecord, recordingLogger } from "../../src/testing/logger.ts";
 import httpBasic, { type HttpBasicPluginOptions } from "./mod.ts";
 
 const PASSWORD = "hunter2-Sup3r-s3cret";
 
-interface LogLine {
-  level: "debug" | "info" | "warn" | "error";
-  message: string;
-  fields: LogFields;
-}
-
-function recordingLogger(lines: LogLine[] = [], category: string[] = []): Logger & {
-  lines: LogLine[];
-} {
-  const log = (level: LogLine["level"]) => (message: string, fields: LogFields = {}) => {
-    lines.push({ level, message, fields });
-  };
-  return {
-    lines,
-    category,
-    debug: log("debug"),
-    info: log("info"),
-    warn: log("warn"),
-    error: log("error"),
-    child: (...sub) => recordingLogger(lines, [...category, ...sub]),
-  };
-}
-
-function assertNoPassword(logger: { lines: LogLine[] }, password = PASSWORD): void {
-  for (const line of logger.lines) {
+function assertNoPassword(records: LogRecord[], password = PASSWORD): void {
+  for (const line of records) {
     assert.ok(!JSON.stringify(line).includes(password), `password logged: ${line.message}`);
   }
 }
@@ -66,7 +44,7 @@ function receiver(
 
 async function create(
   input: HttpBasicPluginOptions,
-  logger = recordingLogger(),
+  logger = recordingLogger().logger,
   signal = new AbortController().signal,
 ): Promise<Notifier> {
   const parsed = await validate(httpBasic.options!, input);
@@ -198,7 +176,7 @@ Deno.test("http-basic POSTs the payload as is, typed JSON only when it parses", 
 
 Deno.test("http-basic sends basic auth from username and password", async () => {
   const { server, received, url } = receiver();
-  const logger = recordingLogger();
+  const { logger, records } = recordingLogger();
   try {
     const notifier = await create({ url, username: "admin", password: PASSWORD }, logger);
     await notifier.notify(changeSet, result);
@@ -208,7 +186,7 @@ Deno.test("http-basic sends basic auth from username and password", async () => 
     await fromUrl.notify(changeSet, result);
     assert.equal(received[1]!.authorization, basic("bob", "pa$s"));
     assert.equal(received[1]!.url, `${url}/`);
-    assertNoPassword(logger);
+    assertNoPassword(records);
   } finally {
     await server.shutdown();
   }
@@ -243,7 +221,7 @@ Deno.test("http-basic re-reads credential files on every call", async () => {
 
 Deno.test("http-basic does not retry a 401", async () => {
   const { server, received, url } = receiver(() => new Response("no", { status: 401 }));
-  const logger = recordingLogger();
+  const { logger, records } = recordingLogger();
   try {
     const notifier = await create({ url, username: "admin", password: PASSWORD }, logger);
     const error = await notifyError(notifier);
@@ -254,10 +232,10 @@ Deno.test("http-basic does not retry a 401", async () => {
     await dispatcher.idle();
     assert.equal(received.length, 2, "one direct call, one dispatched call, no retry");
     assert.equal(dispatcher.stats()["http-basic#0"]!.failed, 1);
-    const logged = logger.lines.find((l) => l.level === "error");
+    const logged = records.find((l) => l.level === "error");
     assert.equal(logged?.fields.plugin, "http-basic");
     assert.match(String(logged?.fields.reason), /answered 401/);
-    assertNoPassword(logger);
+    assertNoPassword(records);
     await dispatcher.close();
   } finally {
     await server.shutdown();
@@ -266,7 +244,7 @@ Deno.test("http-basic does not retry a 401", async () => {
 
 Deno.test("http-basic retries a 503 only with enable5xx", async () => {
   const { server, received, url } = receiver(() => new Response("busy", { status: 503 }));
-  const logger = recordingLogger();
+  const { logger } = recordingLogger();
   try {
     const plain = await create({ url, retryTotal: 2 }, logger);
     assert.equal((await notifyError(plain)).retryable, false);
@@ -289,7 +267,7 @@ Deno.test("http-basic retries a 503 only with enable5xx", async () => {
 
 Deno.test("http-basic delivers through dispatcher retries once a refusing endpoint comes up", async () => {
   const port = await closedPort();
-  const logger = recordingLogger();
+  const { logger, records } = recordingLogger();
   const received: string[] = [];
   let server: Deno.HttpServer | undefined;
   try {
@@ -318,8 +296,8 @@ Deno.test("http-basic delivers through dispatcher retries once a refusing endpoi
       { ...dispatcher.stats()["http-basic#0"], lastError: undefined },
       { sent: 1, failed: 0, retries: 1, coalesced: 0, skipped: 0, lastError: undefined },
     );
-    assert.ok(logger.lines.some((l) => l.level === "warn" && /will retry/.test(l.message)));
-    assertNoPassword(logger);
+    assert.ok(records.some((l) => l.level === "warn" && /will retry/.test(l.message)));
+    assertNoPassword(records);
     await dispatcher.close();
   } finally {
     await server?.shutdown();
@@ -335,7 +313,7 @@ Deno.test("http-basic follows a redirect to another origin without the Authoriza
       ? Response.redirect(`${first.url}/hop`, 307)
       : Response.redirect(`${other.url}/landed`, 307)
   );
-  const logger = recordingLogger();
+  const { logger, records } = recordingLogger();
   try {
     const notifier = await create({
       url: `${first.url}/start`,
@@ -358,7 +336,7 @@ Deno.test("http-basic follows a redirect to another origin without the Authoriza
       other.received.map((r) => [r.method, new URL(r.url).pathname, r.authorization, r.body]),
       [["POST", "/landed", null, "ping"]],
     );
-    assertNoPassword(logger);
+    assertNoPassword(records);
   } finally {
     await first.server.shutdown();
     await other.server.shutdown();
@@ -391,7 +369,7 @@ Deno.test("http-basic turns POST into GET on a 302 and stops after 5 redirects",
 
 Deno.test("http-basic error messages never contain the password", async () => {
   const { server, received, url } = receiver(() => new Response("oops", { status: 500 }));
-  const logger = recordingLogger();
+  const { logger, records } = recordingLogger();
   try {
     const withUserinfo = url.replace("//", `//admin:${PASSWORD}@`);
     const notifier = await create({ url: `${withUserinfo}/reload`, enable5xx: true }, logger);
@@ -409,8 +387,8 @@ Deno.test("http-basic error messages never contain the password", async () => {
     assert.match(lastError, /failed/);
     assert.ok(!lastError.includes(PASSWORD));
     assert.ok(!String(error.cause ?? "").includes(PASSWORD));
-    assert.ok(logger.lines.some((l) => l.level === "error"));
-    assertNoPassword(logger);
+    assert.ok(records.some((l) => l.level === "error"));
+    assertNoPassword(records);
     await dispatcher.close();
   } finally {
     await server.shutdown();

@@ -50,8 +50,8 @@ import {
   type NotifierDefinition,
   NotifyError,
 } from "../../src/plugin/contract.ts";
+import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/util/http_send.ts";
 
-const MAX_REDIRECTS = 5;
 const MAX_RETRY_DELAY_MS = 120_000;
 const MAX_TIMEOUT_MS = 600_000;
 
@@ -210,18 +210,6 @@ function requestUrl(url: URL): URL {
   return clean;
 }
 
-/** A fetch failure's description with any spelling of the URL replaced by its shown form. */
-function describeFailure(error: unknown, url: URL): string {
-  const parts: string[] = [];
-  for (let e: unknown = error, depth = 0; e !== undefined && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e));
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return parts.join(": ")
-    .replaceAll(url.href, shown(url))
-    .replace(/\burl \([^)]*\)/g, `url (${shown(url)})`);
-}
-
 async function readToken(path: string): Promise<string> {
   let token: string;
   try {
@@ -274,95 +262,57 @@ const webhook: NotifierDefinition<z.output<typeof schema>> = defineNotifier({
         const token = options.bearerTokenFile === undefined
           ? undefined
           : await readToken(options.bearerTokenFile);
-        const timeout = new AbortController();
-        const timer = setTimeout(
-          () =>
-            timeout.abort(
-              new DOMException(`timed out after ${options.timeoutMs} ms`, "TimeoutError"),
-            ),
-          options.timeoutMs,
-        );
-        const signal = AbortSignal.any([ctx.signal, timeout.signal]);
-        let method: string = options.method;
-        let body = method === "GET"
+        // The configured headers may hold API keys: they go only where the token goes.
+        const credentials = new Headers();
+        for (const [name, value] of Object.entries(options.headers)) credentials.set(name, value);
+        if (token !== undefined) credentials.set("authorization", `Bearer ${token}`);
+        const body = options.method === "GET"
           ? undefined
           : JSON.stringify(await webhookBody(changeSet, result));
-        let url = target;
+        const headers: Record<string, string> = { "user-agent": "k8s-gsidecar" };
+        if (body !== undefined) headers["content-type"] = "application/json";
+        let answer: HttpAnswer;
         try {
-          for (let hop = 0;; hop++) {
-            const headers = new Headers({ "user-agent": "k8s-gsidecar" });
-            if (url.origin === target.origin) {
-              for (const [name, value] of Object.entries(options.headers)) {
-                headers.set(name, value);
-              }
-              if (token !== undefined) headers.set("authorization", `Bearer ${token}`);
-            }
-            if (body !== undefined) headers.set("content-type", "application/json");
-            let res: Response;
-            try {
-              res = await fetch(url, {
-                method,
-                headers,
-                body: body ?? null,
-                redirect: "manual",
-                signal,
+          answer = await sendHttp(target, {
+            method: options.method,
+            headers,
+            body,
+            credentials,
+            timeoutMs: options.timeoutMs,
+            signal: ctx.signal,
+            onRedirect(from, to) {
+              if (to.origin === from.origin) return;
+              ctx.logger.debug("redirected to another origin; credentials not sent there", {
+                from: shown(from),
+                to: shown(to),
               });
-              await res.body?.cancel();
-            } catch (e) {
-              const why = signal.aborted
-                ? (signal.reason instanceof Error ? signal.reason.message : "aborted")
-                : describeFailure(e, url);
-              throw new NotifyError(`${method} ${shown(url)} failed: ${why}`, { retryable: true });
-            }
-            const status = res.status;
-            if (status >= 200 && status < 300) {
-              ctx.logger.debug("notified", { url: shown(url), status, seq: changeSet.seq, hop });
-              return;
-            }
-            const location = res.headers.get("location");
-            if ([301, 302, 303, 307, 308].includes(status) && location !== null) {
-              if (hop >= MAX_REDIRECTS) {
-                throw new NotifyError(
-                  `${method} ${shown(target)}: more than ${MAX_REDIRECTS} redirects`,
-                  { retryable: false },
-                );
-              }
-              let next: URL;
-              try {
-                next = requestUrl(new URL(location, url));
-              } catch {
-                throw new NotifyError(`${method} ${shown(url)}: redirect to an invalid URL`, {
-                  retryable: false,
-                });
-              }
-              if (next.protocol !== "http:" && next.protocol !== "https:") {
-                throw new NotifyError(`${method} ${shown(url)}: redirect to a non-HTTP URL`, {
-                  retryable: false,
-                });
-              }
-              if ((status === 303 && method !== "GET") || (status <= 302 && method === "POST")) {
-                method = "GET";
-                body = undefined;
-              }
-              if (next.origin !== url.origin) {
-                ctx.logger.debug("redirected to another origin; credentials not sent there", {
-                  from: shown(url),
-                  to: shown(next),
-                });
-              }
-              url = next;
-              continue;
-            }
-            const where = url.href === target.href
-              ? shown(target)
-              : `${shown(target)} (redirected to ${shown(url)})`;
-            const retryable = status === 408 || status === 429 ||
-              (status >= 500 && options.retry5xx);
-            throw new NotifyError(`${method} ${where} answered ${status}`, { retryable });
+            },
+          });
+        } catch (e) {
+          if (!(e instanceof HttpSendError)) throw e;
+          if (e.transient) {
+            throw new NotifyError(`${e.method} ${shown(e.url)} failed: ${e.message}`, {
+              retryable: true,
+            });
           }
-        } finally {
-          clearTimeout(timer);
+          const where = e.kind === "too-many-redirects" ? target : e.url;
+          throw new NotifyError(`${e.method} ${shown(where)}: ${e.message}`, { retryable: false });
         }
+        const { status, method, url } = answer;
+        if (status >= 200 && status < 300) {
+          ctx.logger.debug("notified", {
+            url: shown(url),
+            status,
+            seq: changeSet.seq,
+            hop: answer.redirects,
+          });
+          return;
+        }
+        const where = url.href === target.href
+          ? shown(target)
+          : `${shown(target)} (redirected to ${shown(url)})`;
+        const retryable = status === 408 || status === 429 || (status >= 500 && options.retry5xx);
+        throw new NotifyError(`${method} ${where} answered ${status}`, { retryable });
       },
     };
   },

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { ChangeSet, WriteResult } from "../model.ts";
 import { type Notifier, NotifyError } from "../plugin/contract.ts";
 import { PluginError } from "../plugin/invoke.ts";
-import type { LogFields, Logger } from "../plugin/logger.ts";
+import { recordingLogger } from "../testing/logger.ts";
 import {
   mergeChangeSets,
   NotifyDispatcher,
@@ -10,29 +10,6 @@ import {
   type NotifyItem,
   retryDelay,
 } from "./dispatcher.ts";
-
-interface LogLine {
-  level: "debug" | "info" | "warn" | "error";
-  message: string;
-  fields: LogFields;
-}
-
-function recordingLogger(lines: LogLine[] = [], category: string[] = []): Logger & {
-  lines: LogLine[];
-} {
-  const log = (level: LogLine["level"]) => (message: string, fields: LogFields = {}) => {
-    lines.push({ level, message, fields });
-  };
-  return {
-    lines,
-    category,
-    debug: log("debug"),
-    info: log("info"),
-    warn: log("warn"),
-    error: log("error"),
-    child: (...sub) => recordingLogger(lines, [...category, ...sub]),
-  };
-}
 
 function set(seq: number, initial = false): ChangeSet {
   return {
@@ -90,7 +67,7 @@ function dispatcherFor(
   notifiers: Record<string, Notifier>,
   opts: Partial<NotifyDispatcherOptions> & { timeoutMs?: number } = {},
 ) {
-  const logger = recordingLogger();
+  const { logger, records } = recordingLogger();
   const controller = new AbortController();
   const sleeps: number[] = [];
   const dispatcher = new NotifyDispatcher(
@@ -110,7 +87,7 @@ function dispatcherFor(
       }),
     },
   );
-  return { dispatcher, logger, controller, sleeps };
+  return { dispatcher, logger, records, controller, sleeps };
 }
 
 const policy = { retries: 3, backoffMs: 100, maxDelayMs: 250 };
@@ -193,7 +170,7 @@ Deno.test("NotifyDispatcher retries a failing notifier with backoff until it suc
     (n) => n < 2 ? Promise.reject(new Error("connection refused")) : Promise.resolve(),
     { retry: policy },
   );
-  const { dispatcher, sleeps, logger } = dispatcherFor({ flaky: notifier });
+  const { dispatcher, sleeps, records } = dispatcherFor({ flaky: notifier });
   dispatcher.submit(set(1), wrote("/d/a"));
   await dispatcher.idle();
   assert.equal(notifier.calls.length, 3);
@@ -206,7 +183,7 @@ Deno.test("NotifyDispatcher retries a failing notifier with backoff until it suc
   assert.equal(stats.retries, 2);
   assert.equal(stats.failed, 0);
   assert.match(stats.lastError ?? "", /connection refused/);
-  const warnings = logger.lines.filter((l) => l.level === "warn");
+  const warnings = records.filter((l) => l.level === "warn");
   assert.equal(warnings.length, 2);
   assert.equal(warnings[0]!.fields.plugin, "test-plugin");
   assert.equal(warnings[0]!.fields.instance, "flaky");
@@ -279,7 +256,7 @@ Deno.test("NotifyDispatcher sends an item that was pending while another one exh
     skipped: 0,
     lastError: 'plugin "test-plugin" instance "n" hook notify: down',
   });
-  const errors = recorded.logger.lines.filter((l) => l.level === "error");
+  const errors = recorded.records.filter((l) => l.level === "error");
   assert.equal(errors.length, 1);
   assert.match(errors[0]!.message, /retries exhausted/);
   assert.equal(errors[0]!.fields.instance, "n");
@@ -291,13 +268,13 @@ Deno.test("NotifyDispatcher does not retry a non-retryable NotifyError", async (
     () => Promise.reject(new NotifyError("401 Unauthorized", { retryable: false })),
     { retry: policy },
   );
-  const { dispatcher, logger, sleeps } = dispatcherFor({ n: notifier });
+  const { dispatcher, records, sleeps } = dispatcherFor({ n: notifier });
   dispatcher.submit(set(1), wrote("/d/1"));
   await dispatcher.idle();
   assert.equal(notifier.calls.length, 1);
   assert.equal(sleeps.length, 0);
   assert.equal(dispatcher.stats().n!.failed, 1);
-  const error = logger.lines.find((l) => l.level === "error");
+  const error = records.find((l) => l.level === "error");
   assert.ok(error);
   assert.deepEqual(
     [error.fields.plugin, error.fields.instance],
@@ -320,7 +297,7 @@ Deno.test("NotifyDispatcher reports a hanging notifier as a timed-out PluginErro
     (n) => n === 0 ? new Promise<void>(() => {}) : Promise.resolve(),
     { retry: policy },
   );
-  const { dispatcher, logger } = dispatcherFor({ hang: notifier }, { timeoutMs: 20 });
+  const { dispatcher, records } = dispatcherFor({ hang: notifier }, { timeoutMs: 20 });
   dispatcher.submit(set(1), wrote("/d/1"));
   await dispatcher.idle();
   assert.equal(notifier.calls.length, 2);
@@ -329,7 +306,7 @@ Deno.test("NotifyDispatcher reports a hanging notifier as a timed-out PluginErro
     dispatcher.stats().hang!.lastError ?? "",
     /^plugin "test-plugin" instance "hang" hook notify: did not settle within 20 ms$/,
   );
-  const warning = logger.lines.find((l) => l.level === "warn");
+  const warning = records.find((l) => l.level === "warn");
   assert.match(String(warning?.fields.reason), /did not settle/);
   await dispatcher.close();
 });
@@ -427,11 +404,11 @@ Deno.test("NotifyDispatcher.close() waits for an in-flight call within the grace
 
 Deno.test("NotifyDispatcher.close() abandons a call that ignores its signal after the grace period", async () => {
   const notifier = scripted(() => new Promise<void>(() => {}));
-  const { dispatcher, logger } = dispatcherFor({ n: notifier }, { timeoutMs: 3_600_000 });
+  const { dispatcher, records } = dispatcherFor({ n: notifier }, { timeoutMs: 3_600_000 });
   dispatcher.submit(set(1), wrote("/d/1"));
   await dispatcher.close(1);
   assert.equal(dispatcher.stats().n!.failed, 1);
-  assert.ok(logger.lines.some((l) => l.level === "warn" && /shutting down/.test(l.message)));
+  assert.ok(records.some((l) => l.level === "warn" && /shutting down/.test(l.message)));
 });
 
 Deno.test("NotifyDispatcher stops a retry sleep promptly when its signal aborts", async () => {
@@ -441,7 +418,7 @@ Deno.test("NotifyDispatcher stops a retry sleep promptly when its signal aborts"
     return Promise.reject(new Error("down"));
   }, { retry: { retries: 5, backoffMs: 3_600_000, maxDelayMs: 3_600_000 } });
   // The real, abortable sleep: an hour-long backoff must end at the abort.
-  const logger = recordingLogger();
+  const { logger } = recordingLogger();
   const dispatcher = new NotifyDispatcher([{
     plugin: "test-plugin",
     instance: "n",
@@ -464,18 +441,18 @@ Deno.test("NotifyDispatcher.submit() survives a notifier that throws synchronous
       throw new Error("sync boom");
     },
   };
-  const { dispatcher, logger } = dispatcherFor({ n: notifier });
+  const { dispatcher, records } = dispatcherFor({ n: notifier });
   dispatcher.submit(set(1), wrote("/d/1"));
   await dispatcher.idle();
   assert.equal(dispatcher.stats().n!.failed, 1);
   assert.ok(
-    logger.lines.some((l) => l.level === "error" && /sync boom/.test(`${l.fields.reason}`)),
+    records.some((l) => l.level === "error" && /sync boom/.test(`${l.fields.reason}`)),
   );
 });
 
 Deno.test("NotifyDispatcher rejects duplicate instance labels", () => {
   const n = scripted(() => Promise.resolve());
-  const logger = recordingLogger();
+  const { logger } = recordingLogger();
   assert.throws(
     () =>
       new NotifyDispatcher([

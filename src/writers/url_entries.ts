@@ -10,9 +10,12 @@
 import type { Change, ChangeSet } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { sleep } from "../source/scope_watcher.ts";
+import { encodeBase64 } from "../util/base64.ts";
+import { type HttpAnswer, HttpSendError, sendHttp } from "../util/http_send.ts";
 
 /** Options of {@linkcode resolveUrlEntries}. */
 export interface UrlEntryOptions {
+  /** For one download attempt: every redirect and the body included. */
   timeoutMs: number;
   /** Retries after the first attempt. */
   retries: number;
@@ -113,51 +116,31 @@ async function download(raw: string, opts: UrlEntryOptions): Promise<Uint8Array>
 }
 
 async function fetchFollowing(start: URL, opts: UrlEntryOptions): Promise<Uint8Array> {
-  let url = start;
-  for (let hop = 0; hop <= 5; hop++) {
-    const headers = new Headers();
-    if (opts.auth && url.origin === opts.auth.origin) {
-      const creds = await opts.auth.credentials();
-      if (creds) {
-        headers.set(
-          "authorization",
-          `Basic ${
-            btoa(
-              String.fromCharCode(
-                ...new TextEncoder().encode(`${creds.username}:${creds.password}`),
-              ),
-            )
-          }`,
-        );
-      }
-    }
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        headers,
-        redirect: "manual",
-        signal: AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]),
-      });
-    } catch (e) {
-      throw new Retryable(`GET ${safeUrl(url.href)}: ${e instanceof Error ? e.message : e}`);
-    }
-    if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
-      await res.body?.cancel();
-      url = new URL(res.headers.get("location")!, url);
-      continue;
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      const msg = `GET ${safeUrl(url.href)}: HTTP ${res.status}`;
-      throw res.status >= 500 && opts.enable5xx ? new Retryable(msg) : new Error(msg);
-    }
-    try {
-      return new Uint8Array(await res.arrayBuffer());
-    } catch (e) {
-      throw new Retryable(
-        `GET ${safeUrl(url.href)}: reading the body failed: ${e instanceof Error ? e.message : e}`,
-      );
-    }
+  const auth = opts.auth;
+  let answer: HttpAnswer;
+  try {
+    answer = await sendHttp(start, {
+      // Asked for on every hop to REQ_URL's origin only, so a URL elsewhere never reads them.
+      credentials: auth && (async () => {
+        const creds = await auth.credentials();
+        if (creds === undefined) return undefined;
+        const basic = encodeBase64(new TextEncoder().encode(`${creds.username}:${creds.password}`));
+        return { authorization: `Basic ${basic}` };
+      }),
+      credentialsOrigin: auth?.origin,
+      timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+      readBody: true,
+    });
+  } catch (e) {
+    if (!(e instanceof HttpSendError)) throw e;
+    const where = e.kind === "too-many-redirects" ? start : e.url;
+    const msg = `GET ${safeUrl(where.href)}: ${e.message}`;
+    throw e.transient ? new Retryable(msg) : new Error(msg);
   }
-  throw new Error(`GET ${safeUrl(start.href)}: more than 5 redirects`);
+  if (answer.status < 200 || answer.status >= 300) {
+    const msg = `GET ${safeUrl(answer.url.href)}: HTTP ${answer.status}`;
+    throw answer.status >= 500 && opts.enable5xx ? new Retryable(msg) : new Error(msg);
+  }
+  return answer.body ?? new Uint8Array();
 }

@@ -1,0 +1,368 @@
+/**
+ * One HTTP call that keeps credentials at home: redirects are followed by hand so that
+ * `Authorization` and other credential headers only ever reach the origin they belong to.
+ *
+ * - {@linkcode sendHttp} sends a request under one timeout (for the whole call, every hop and
+ *   the body included) combined with the caller's `AbortSignal`, follows up to `maxRedirects`
+ *   (default 5) of 301, 302, 303, 307 and 308, and returns the final status, headers and, when
+ *   asked, body. 303 turns anything but `GET` into `GET`, 301/302 turn `POST` into `GET`, both
+ *   without the body, as browsers do.
+ * - `skipTlsVerify` sends through `node:https` without certificate verification: Deno's fetch can
+ *   only turn verification off for the whole process.
+ * - Every failure is an {@linkcode HttpSendError} whose `kind` tells a network error, a timeout
+ *   and a caller's abort (worth retrying) from a redirect problem (not). Its message never holds
+ *   userinfo, the query or a header value; it never logs. What a status means is up to the caller.
+ *
+ * @example
+ * ```ts ignore
+ * import { HttpSendError, sendHttp } from "./http_send.ts";
+ * try {
+ *   const answer = await sendHttp(new URL("http://127.0.0.1:3000/reload"), {
+ *     method: "POST",
+ *     headers: { "content-type": "text/plain" },
+ *     body: "reload",
+ *     credentials: { authorization: "Bearer t0ken" },
+ *     timeoutMs: 10_000,
+ *   });
+ *   console.log(answer.status);
+ * } catch (e) {
+ *   if (e instanceof HttpSendError && e.transient) console.log("retry later:", e.message);
+ *   else throw e;
+ * }
+ * ```
+ *
+ * @module
+ */
+import * as http from "node:http";
+import * as https from "node:https";
+
+const REDIRECTS = [301, 302, 303, 307, 308];
+/** Headers that describe a body; they go when a redirect drops the body (Fetch standard). */
+const BODY_HEADERS = ["content-encoding", "content-language", "content-location", "content-type"];
+
+/**
+ * What {@linkcode sendHttp} sends.
+ *
+ * @example
+ * ```ts
+ * import type { HttpSendOptions } from "./http_send.ts";
+ * const options: HttpSendOptions = { method: "PUT", body: "{}", timeoutMs: 5_000 };
+ * console.assert(options.method === "PUT");
+ * ```
+ */
+export interface HttpSendOptions {
+  /** Default `GET`. */
+  method?: string | undefined;
+  /** Sent on every hop; an `Authorization` among them is still kept to the credentials origin. */
+  headers?: HeadersInit | undefined;
+  /**
+   * Headers that carry credentials (`Authorization`, API keys), sent only to hops whose origin is
+   * `credentialsOrigin`; they override `headers`. A function is called before each such hop, so
+   * that a credential read from a file is read only when it is sent; its errors pass through.
+   */
+  credentials?: HeadersInit | (() => Promise<HeadersInit | undefined>) | undefined;
+  /** The one origin credentials may go to, as `URL.origin` spells it. Default: `url`'s origin. */
+  credentialsOrigin?: string | undefined;
+  /** Request body; dropped (with its `content-*` headers) when a redirect turns into `GET`. */
+  body?: string | undefined;
+  /** For the whole call: every hop and reading the body. */
+  timeoutMs: number;
+  /** The caller's abort signal. */
+  signal?: AbortSignal | undefined;
+  /** Default 5. */
+  maxRedirects?: number | undefined;
+  /** Send through `node:http(s)` and accept any server certificate. */
+  skipTlsVerify?: boolean | undefined;
+  /** Read the body of a 2xx answer into {@linkcode HttpAnswer.body}; others are discarded. */
+  readBody?: boolean | undefined;
+  /** Called before following each redirect (e.g. to log a hop to another origin). */
+  onRedirect?: ((from: URL, to: URL, status: number) => void) | undefined;
+}
+
+/**
+ * The final answer of {@linkcode sendHttp}: anything but a followed redirect.
+ *
+ * @example
+ * ```ts ignore
+ * const answer = await sendHttp(url, { timeoutMs: 1_000, readBody: true });
+ * if (answer.status === 200) console.log(new TextDecoder().decode(answer.body));
+ * ```
+ */
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  /** Only with `readBody` and a 2xx status. */
+  body: Uint8Array | undefined;
+  /** The URL that answered, without userinfo. May hold a query: not for messages as is. */
+  url: URL;
+  /** The method of the request that got this answer (a redirect may have turned it to `GET`). */
+  method: string;
+  /** How many redirects were followed. */
+  redirects: number;
+}
+
+/**
+ * Why {@linkcode sendHttp} failed:
+ * - `network` — connecting, sending or reading failed;
+ * - `timeout` — `timeoutMs` passed;
+ * - `aborted` — the caller's signal aborted;
+ * - `too-many-redirects` — more than `maxRedirects`;
+ * - `bad-redirect` — a `Location` that is not a valid http(s) URL.
+ *
+ * @example
+ * ```ts
+ * import type { HttpSendErrorKind } from "./http_send.ts";
+ * const kind: HttpSendErrorKind = "timeout";
+ * console.assert(kind === "timeout");
+ * ```
+ */
+export type HttpSendErrorKind =
+  | "network"
+  | "timeout"
+  | "aborted"
+  | "too-many-redirects"
+  | "bad-redirect";
+
+/**
+ * A failed {@linkcode sendHttp}. The message says why only (`timed out after 50 ms`, `more than 5
+ * redirects`, the connection error with the URL cut to origin and path); callers add method and
+ * URL in the form they show. There is no `cause`: the raw fetch error quotes the full URL.
+ *
+ * @example
+ * ```ts
+ * import { HttpSendError } from "./http_send.ts";
+ * const e = new HttpSendError("timeout", "timed out after 5 ms", {
+ *   method: "GET",
+ *   url: new URL("http://127.0.0.1/x"),
+ * });
+ * console.assert(e.transient && e.name === "HttpSendError");
+ * ```
+ */
+export class HttpSendError extends Error {
+  override name = "HttpSendError";
+  /** See {@linkcode HttpSendErrorKind}. */
+  readonly kind: HttpSendErrorKind;
+  /** Method of the request that failed or got the bad redirect. */
+  readonly method: string;
+  /** URL of that request, without userinfo. May hold a query: not for messages as is. */
+  readonly url: URL;
+
+  /** Builds the error; `message` must already be free of secrets. */
+  constructor(kind: HttpSendErrorKind, message: string, at: { method: string; url: URL }) {
+    super(message);
+    this.kind = kind;
+    this.method = at.method;
+    this.url = at.url;
+  }
+
+  /** No usable answer arrived (network, timeout, abort): usually worth another try. */
+  get transient(): boolean {
+    return this.kind === "network" || this.kind === "timeout" || this.kind === "aborted";
+  }
+}
+
+/**
+ * Sends `options.method` to `url`, following redirects by hand; resolves with the final answer
+ * whatever its status, rejects with {@linkcode HttpSendError} (or whatever a `credentials`
+ * function throws).
+ *
+ * @example
+ * ```ts
+ * import { sendHttp } from "./http_send.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) =>
+ *   new URL(req.url).pathname === "/old"
+ *     ? Response.redirect(new URL("/new", req.url), 301)
+ *     : new Response(req.headers.get("authorization") ?? "none"));
+ * const answer = await sendHttp(new URL(`http://127.0.0.1:${server.addr.port}/old`), {
+ *   credentials: { authorization: "Bearer t" },
+ *   timeoutMs: 5_000,
+ *   readBody: true,
+ * });
+ * console.assert(answer.redirects === 1 && new TextDecoder().decode(answer.body) === "Bearer t");
+ * await server.shutdown();
+ * ```
+ */
+export async function sendHttp(url: URL, options: HttpSendOptions): Promise<HttpAnswer> {
+  const maxRedirects = options.maxRedirects ?? 5;
+  const credentialsOrigin = options.credentialsOrigin ?? url.origin;
+  const transport = options.skipTlsVerify ? insecureTransport : fetchTransport;
+  const timedOut = new DOMException(`timed out after ${options.timeoutMs} ms`, "TimeoutError");
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(timedOut), options.timeoutMs);
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, timeout.signal])
+    : timeout.signal;
+  let method = options.method ?? "GET";
+  let body = options.body;
+  let bodyDropped = false;
+  let current = withoutUserinfo(url);
+  const want = (status: number) => options.readBody === true && status >= 200 && status < 300;
+  try {
+    for (let hop = 0;; hop++) {
+      const headers = new Headers(options.headers);
+      if (bodyDropped) { for (const name of BODY_HEADERS) headers.delete(name); }
+      if (current.origin === credentialsOrigin) {
+        const extra = typeof options.credentials === "function"
+          ? await options.credentials()
+          : options.credentials;
+        for (const [name, value] of new Headers(extra)) headers.set(name, value);
+      } else {
+        headers.delete("authorization");
+      }
+      let hopAnswer: TransportAnswer;
+      try {
+        hopAnswer = await transport(current, { method, headers, body }, signal, want);
+      } catch (e) {
+        const at = { method, url: current };
+        const prefix = e instanceof BodyFailure ? "reading the body failed: " : "";
+        if (signal.aborted) {
+          const reason: unknown = signal.reason;
+          const why = reason instanceof Error ? reason.message : "aborted";
+          throw new HttpSendError(reason === timedOut ? "timeout" : "aborted", prefix + why, at);
+        }
+        const raw = e instanceof BodyFailure ? e.cause : e;
+        throw new HttpSendError("network", prefix + describeFailure(raw, current), at);
+      }
+      const { status } = hopAnswer;
+      const location = hopAnswer.headers.get("location");
+      if (!REDIRECTS.includes(status) || location === null) {
+        return { ...hopAnswer, url: current, method, redirects: hop };
+      }
+      const at = { method, url: current };
+      if (hop >= maxRedirects) {
+        throw new HttpSendError("too-many-redirects", `more than ${maxRedirects} redirects`, at);
+      }
+      let next: URL;
+      try {
+        next = withoutUserinfo(new URL(location, current));
+      } catch {
+        throw new HttpSendError("bad-redirect", "redirect to an invalid URL", at);
+      }
+      // Deno's fetch reads file: URLs: a server must not be able to point us at local files.
+      if (next.protocol !== "http:" && next.protocol !== "https:") {
+        throw new HttpSendError("bad-redirect", "redirect to a non-HTTP URL", at);
+      }
+      next.hash = "";
+      // As browsers do (Fetch standard, HTTP-redirect fetch step 12).
+      if ((status === 303 && method !== "GET") || (status <= 302 && method === "POST")) {
+        method = "GET";
+        body = undefined;
+        bodyDropped = true;
+      }
+      options.onRedirect?.(current, next, status);
+      current = next;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface TransportAnswer {
+  status: number;
+  headers: Headers;
+  body: Uint8Array | undefined;
+}
+
+/**
+ * Sends one request and consumes its answer completely (into `body` when `want(status)`), so the
+ * connection is free and the timeout covers the body too.
+ */
+type Transport = (
+  url: URL,
+  init: { method: string; headers: Headers; body: string | undefined },
+  signal: AbortSignal,
+  want: (status: number) => boolean,
+) => Promise<TransportAnswer>;
+
+/** Marks a failure after the answer began, so the message can say the body was the problem. */
+class BodyFailure extends Error {}
+
+const fetchTransport: Transport = async (url, init, signal, want) => {
+  const res = await fetch(url, {
+    method: init.method,
+    headers: init.headers,
+    body: init.body ?? null,
+    redirect: "manual",
+    signal,
+  });
+  if (!want(res.status)) {
+    await res.body?.cancel();
+    return { status: res.status, headers: res.headers, body: undefined };
+  }
+  try {
+    return { status: res.status, headers: res.headers, body: await res.bytes() };
+  } catch (e) {
+    throw new BodyFailure("body", { cause: e });
+  }
+};
+
+const insecureTransport: Transport = (url, init, signal, want) =>
+  new Promise((resolve, reject) => {
+    const mod = url.protocol === "https:" ? https : http;
+    const req = mod.request(url, {
+      method: init.method,
+      headers: Object.fromEntries(init.headers),
+      rejectUnauthorized: false,
+    }, (res) => {
+      const status = res.statusCode ?? 0;
+      const keep = want(status);
+      const chunks: Uint8Array[] = [];
+      let ended = false;
+      const failBody = (e: unknown) => fail(keep ? new BodyFailure("body", { cause: e }) : e);
+      res.on("data", (chunk: Uint8Array) => keep && chunks.push(chunk));
+      res.on("end", () => {
+        ended = true;
+        signal.removeEventListener("abort", onAbort);
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const v of Array.isArray(value) ? value : [value ?? ""]) headers.append(name, v);
+        }
+        resolve({ status, headers, body: keep ? concat(chunks) : undefined });
+      });
+      res.on("error", failBody);
+      // A connection cut mid-body may close the response without an error event.
+      res.on("close", () => ended || failBody(new Error("connection closed before the end")));
+    });
+    const onAbort = () => req.destroy(signal.reason);
+    function fail(e: unknown) {
+      signal.removeEventListener("abort", onAbort);
+      reject(e);
+    }
+    req.on("error", fail);
+    if (signal.aborted) return fail(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    req.end(init.body);
+  });
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function withoutUserinfo(url: URL): URL {
+  const clean = new URL(url);
+  clean.username = "";
+  clean.password = "";
+  return clean;
+}
+
+/**
+ * A failure's message with its causes, every spelling of the URL cut to origin and path: fetch
+ * quotes the full URL, query included, and the query may hold a key.
+ */
+function describeFailure(error: unknown, url: URL): string {
+  const shown = `${url.origin}${url.pathname}`;
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 4; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ")
+    .replaceAll(url.href, shown)
+    .replace(/\burl \([^)]*\)/g, `url (${shown})`);
+}
