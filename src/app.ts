@@ -5,7 +5,8 @@
  * @module
  */
 import type { Config } from "./config/types.ts";
-import { renderMetrics, serveHealth } from "./health/server.ts";
+import { serveHealth } from "./health/server.ts";
+import { sidecarHealth } from "./health/state.ts";
 import { KubeClient } from "./kube/client.ts";
 import { resolveConnection } from "./kube/connect.ts";
 import { NotifyDispatcher } from "./notifiers/dispatcher.ts";
@@ -134,33 +135,9 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     })
   );
 
-  const started = Date.now();
   const health = config.method === "sleep" ? undefined : serveHealth(
     { hostname: config.healthHost, port: config.healthPort },
-    {
-      ready: () => reconciler.ready,
-      problems: () => {
-        const out: string[] = [];
-        // Silent for longer than one watch may be plus one backoff: the loop is stalled or the
-        // API server unreachable, and saying "healthy" would be a lie.
-        const stallMs =
-          ((config.method === "watch" ? 0 : config.sleepTime) + config.watchClientTimeout +
-            config.errorThrottleSleep) * 1000;
-        for (const w of watchers) {
-          if (w.died) out.push(`${w.scope.id}: loop died: ${w.died.message}`);
-          const last = w.lastActivity || started;
-          if (Date.now() - last > stallMs) {
-            out.push(
-              `${w.scope.id}: no answer from the API server for ${
-                Math.round((Date.now() - last) / 1000)
-              }s`,
-            );
-          }
-        }
-        return out;
-      },
-      metrics: () => metrics(watchers, reconciler, pipeline, dispatcher),
-    },
+    sidecarHealth({ config, watchers, reconciler, pipeline, dispatcher }),
     (addr) =>
       logger.info("health endpoints listening", { address: `${addr.hostname}:${addr.port}` }),
   );
@@ -177,9 +154,11 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     } else {
       await Promise.all(
         watchers.map((w) =>
-          w.run().catch((e) =>
-            logger.error("watch loop died", { scope: w.scope.id, error: String(e) })
-          )
+          w.run().catch((e) => {
+            // /healthz reports it while the others run; the exit code says it at the end.
+            logger.error("watch loop died", { scope: w.scope.id, error: errorMessage(e) });
+            code = 1;
+          })
         ),
       );
     }
@@ -250,107 +229,4 @@ async function runOnce(
   // object that could not be placed or a writer that failed does.
   const failed = reconciler.stats.rejectedObjects > 0 || pipeline.stats.writerErrors > 0;
   return failed ? 1 : 0;
-}
-
-function metrics(
-  watchers: ScopeWatcher[],
-  reconciler: Reconciler,
-  pipeline: Pipeline,
-  dispatcher: NotifyDispatcher,
-): string {
-  const perScope = (f: (w: ScopeWatcher) => number) =>
-    watchers.map((w) => ({ labels: { scope: w.scope.id }, value: f(w) }));
-  const notify = Object.entries(dispatcher.stats());
-  return renderMetrics([
-    {
-      name: "gsidecar_ready",
-      help: "1 once the initial sync is written.",
-      type: "gauge",
-      samples: [{ value: reconciler.ready ? 1 : 0 }],
-    },
-    {
-      name: "gsidecar_objects",
-      help: "Selected objects.",
-      type: "gauge",
-      samples: [{ value: reconciler.objectCount }],
-    },
-    {
-      name: "gsidecar_lists_total",
-      help: "Lists per scope.",
-      type: "counter",
-      samples: perScope((w) => w.stats.lists),
-    },
-    {
-      name: "gsidecar_watches_total",
-      help: "Watch streams opened per scope.",
-      type: "counter",
-      samples: perScope((w) => w.stats.watches),
-    },
-    {
-      name: "gsidecar_watch_events_total",
-      help: "Watch events per scope.",
-      type: "counter",
-      samples: perScope((w) => w.stats.events),
-    },
-    {
-      name: "gsidecar_watch_gaps_total",
-      help: "Watch gaps (relists) per scope.",
-      type: "counter",
-      samples: perScope((w) => w.stats.gaps),
-    },
-    {
-      name: "gsidecar_source_errors_total",
-      help: "Failed lists per scope.",
-      type: "counter",
-      samples: perScope((w) => w.stats.errors),
-    },
-    {
-      name: "gsidecar_last_activity_seconds",
-      help: "Unix time of the API server's last sign of life per scope.",
-      type: "gauge",
-      samples: perScope((w) => w.lastActivity / 1000),
-    },
-    {
-      name: "gsidecar_change_sets_total",
-      help: "Change sets applied.",
-      type: "counter",
-      samples: [{ value: pipeline.stats.changeSets }],
-    },
-    {
-      name: "gsidecar_files_written_total",
-      help: "Files written.",
-      type: "counter",
-      samples: [{ value: pipeline.stats.filesWritten }],
-    },
-    {
-      name: "gsidecar_files_removed_total",
-      help: "Files removed.",
-      type: "counter",
-      samples: [{ value: pipeline.stats.filesRemoved }],
-    },
-    {
-      name: "gsidecar_rejected_total",
-      help: "Keys or objects refused.",
-      type: "counter",
-      samples: [{ value: pipeline.stats.rejected + reconciler.stats.rejectedObjects }],
-    },
-    {
-      name: "gsidecar_writer_errors_total",
-      help: "Writer calls that failed.",
-      type: "counter",
-      samples: [{ value: pipeline.stats.writerErrors }],
-    },
-    {
-      name: "gsidecar_notifications_total",
-      help: "Notifications delivered per instance.",
-      type: "counter",
-      samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.sent })),
-    },
-    {
-      name: "gsidecar_notification_failures_total",
-      help: "Notifications given up per instance.",
-      type: "counter",
-      samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.failed })),
-    },
-  ]);
 }

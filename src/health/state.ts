@@ -1,0 +1,153 @@
+/**
+ * What the health endpoints say about a running sidecar: ready once the initial sync is written,
+ * unhealthy when a loop died or the API server has been silent for longer than a watch may be
+ * plus one backoff, and the metrics of every loop.
+ *
+ * @module
+ */
+import type { Config } from "../config/types.ts";
+import type { NotifyDispatcher } from "../notifiers/dispatcher.ts";
+import type { Pipeline } from "../pipeline.ts";
+import type { Reconciler } from "../reconciler/reconciler.ts";
+import type { ScopeWatcher } from "../source/scope_watcher.ts";
+import { type HealthState, renderMetrics } from "./server.ts";
+
+/** The parts of a running sidecar the probes read. */
+export interface SidecarParts {
+  config: Config;
+  watchers: ScopeWatcher[];
+  reconciler: Reconciler;
+  pipeline: Pipeline;
+  dispatcher: NotifyDispatcher;
+}
+
+/**
+ * Builds the {@linkcode HealthState} of a sidecar.
+ *
+ * @example
+ * ```ts ignore
+ * serveHealth(addr, sidecarHealth({ config, watchers, reconciler, pipeline, dispatcher }), onListen);
+ * ```
+ */
+export function sidecarHealth(parts: SidecarParts): HealthState {
+  const { config, watchers, reconciler } = parts;
+  const started = Date.now();
+  // Saying "healthy" while the loop is stalled or the API server unreachable would be a lie.
+  const stallMs = ((config.method === "watch" ? 0 : config.sleepTime) + config.watchClientTimeout +
+    config.errorThrottleSleep) * 1000;
+  return {
+    ready: () => reconciler.ready,
+    problems: () => {
+      const out: string[] = [];
+      for (const w of watchers) {
+        if (w.died) out.push(`${w.scope.id}: loop died: ${w.died.message}`);
+        const silentMs = Date.now() - (w.lastActivity || started);
+        if (silentMs > stallMs) {
+          out.push(
+            `${w.scope.id}: no answer from the API server for ${Math.round(silentMs / 1000)}s`,
+          );
+        }
+      }
+      return out;
+    },
+    metrics: () => metrics(parts),
+  };
+}
+
+function metrics({ watchers, reconciler, pipeline, dispatcher }: SidecarParts): string {
+  const perScope = (f: (w: ScopeWatcher) => number) =>
+    watchers.map((w) => ({ labels: { scope: w.scope.id }, value: f(w) }));
+  const notify = Object.entries(dispatcher.stats());
+  return renderMetrics([
+    {
+      name: "gsidecar_ready",
+      help: "1 once the initial sync is written.",
+      type: "gauge",
+      samples: [{ value: reconciler.ready ? 1 : 0 }],
+    },
+    {
+      name: "gsidecar_objects",
+      help: "Selected objects.",
+      type: "gauge",
+      samples: [{ value: reconciler.objectCount }],
+    },
+    {
+      name: "gsidecar_lists_total",
+      help: "Lists per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.lists),
+    },
+    {
+      name: "gsidecar_watches_total",
+      help: "Watch streams opened per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.watches),
+    },
+    {
+      name: "gsidecar_watch_events_total",
+      help: "Watch events per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.events),
+    },
+    {
+      name: "gsidecar_watch_gaps_total",
+      help: "Watch gaps (relists) per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.gaps),
+    },
+    {
+      name: "gsidecar_source_errors_total",
+      help: "Failed lists per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.errors),
+    },
+    {
+      name: "gsidecar_last_activity_seconds",
+      help: "Unix time of the API server's last sign of life per scope.",
+      type: "gauge",
+      samples: perScope((w) => w.lastActivity / 1000),
+    },
+    {
+      name: "gsidecar_change_sets_total",
+      help: "Change sets applied.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.changeSets }],
+    },
+    {
+      name: "gsidecar_files_written_total",
+      help: "Files written.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.filesWritten }],
+    },
+    {
+      name: "gsidecar_files_removed_total",
+      help: "Files removed.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.filesRemoved }],
+    },
+    {
+      name: "gsidecar_rejected_total",
+      help: "Keys or objects refused.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.rejected + reconciler.stats.rejectedObjects }],
+    },
+    {
+      name: "gsidecar_writer_errors_total",
+      help: "Writer calls that failed.",
+      type: "counter",
+      samples: [{ value: pipeline.stats.writerErrors }],
+    },
+    {
+      name: "gsidecar_notifications_total",
+      help: "Notifications delivered per instance.",
+      type: "counter",
+      samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.sent })),
+    },
+    {
+      name: "gsidecar_notification_failures_total",
+      help: "Notifications given up per instance.",
+      type: "counter",
+      samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.failed })),
+    },
+  ]);
+}
