@@ -155,6 +155,46 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
     },
   );
 
+  await t.step(
+    "two objects mapping to one file: a deterministic winner, the loser takes over",
+    async () => {
+      for (const ns of ["clash-a", "clash-b"]) await cluster.createNamespace(ns);
+      await cm(cluster, "clash-b", "dash", { "same.json": '"from b"' });
+      await cm(cluster, "clash-a", "dash", { "same.json": '"from a"' });
+      const s = await sidecar(cluster, { namespaces: ["clash-a", "clash-b"] });
+      try {
+        // configmap/clash-a/dash sorts first, whichever was created first.
+        await eventually(
+          async () => assert.equal(await readText(join(s.folder, "same.json")), '"from a"'),
+          {
+            proc: s.proc,
+          },
+        );
+        await eventually(() =>
+          assert.match(
+            s.proc.output,
+            /clash-a\/dash[\s\S]*clash-b\/dash|clash-b\/dash[\s\S]*clash-a\/dash/,
+          ), {
+          proc: s.proc,
+          what: "a warning naming both objects",
+        });
+        await del(cluster, "clash-b", "configmaps", "dash"); // removing the loser leaves the winner's file
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal(await readText(join(s.folder, "same.json")), '"from a"');
+        await cm(cluster, "clash-b", "dash", { "same.json": '"from b again"' });
+        await del(cluster, "clash-a", "configmaps", "dash"); // removing the winner brings in the loser
+        await eventually(
+          async () => assert.equal(await readText(join(s.folder, "same.json")), '"from b again"'),
+          {
+            proc: s.proc,
+          },
+        );
+      } finally {
+        await s.proc.stop();
+      }
+    },
+  );
+
   await t.step("LABEL_VALUE selects only objects with that value", async () => {
     const ns = "labelvalue";
     await cluster.createNamespace(ns);
