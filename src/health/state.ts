@@ -149,5 +149,17 @@ function metrics({ watchers, reconciler, pipeline, dispatcher }: SidecarParts): 
       type: "counter",
       samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.failed })),
     },
+    {
+      name: "gsidecar_notification_retries_total",
+      help: "Notification retries per instance.",
+      type: "counter",
+      samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.retries })),
+    },
+    {
+      name: "gsidecar_notifications_coalesced_total",
+      help: "Change sets merged into a pending notification per instance.",
+      type: "counter",
+      samples: notify.map(([instance, s]) => ({ labels: { instance }, value: s.coalesced })),
+    },
   ]);
 }
