@@ -83,12 +83,28 @@ export interface WriteResult {
   rejected: Rejection[];
 }
 
-/** An empty {@linkcode WriteResult}. */
+/**
+ * An empty {@linkcode WriteResult}.
+ *
+ * @example
+ * ```ts
+ * import { emptyResult } from "./model.ts";
+ * console.assert(emptyResult().written.length === 0);
+ * ```
+ */
 export function emptyResult(): WriteResult {
   return { written: [], removed: [], rejected: [] };
 }
 
-/** True when `result` changed any file: the condition for notifying. */
+/**
+ * True when `result` changed any file: the condition for notifying.
+ *
+ * @example
+ * ```ts
+ * import { changedFiles } from "./model.ts";
+ * console.assert(changedFiles({ written: ["/data/a.json"], removed: [], rejected: [] }));
+ * ```
+ */
 export function changedFiles(result: WriteResult): boolean {
   return result.written.length > 0 || result.removed.length > 0;
 }

@@ -128,7 +128,15 @@ function merge(into: WriteResult, from: WriteResult | undefined): void {
   into.rejected.push(...(from.rejected ?? []));
 }
 
-/** Notifier slots as the dispatcher wants them. */
+/**
+ * Notifier slots as the dispatcher wants them.
+ *
+ * @example
+ * ```ts
+ * import { notifierSlots } from "./pipeline.ts";
+ * console.assert(notifierSlots([]).length === 0);
+ * ```
+ */
 export function notifierSlots(slots: Slot<Notifier>[]): NotifierSlot[] {
   return slots.map((s) => ({
     plugin: s.plugin,

@@ -8,7 +8,15 @@
 import { join } from "node:path";
 import type { KubeConnection } from "./client.ts";
 
-/** Where the kubelet mounts the service-account token, CA and namespace. */
+/**
+ * Where the kubelet mounts the service-account token, CA and namespace.
+ *
+ * @example
+ * ```ts
+ * import { SERVICE_ACCOUNT_DIR } from "./connect.ts";
+ * console.assert(SERVICE_ACCOUNT_DIR.endsWith("/serviceaccount"));
+ * ```
+ */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /** Inputs of {@linkcode resolveConnection}. */

@@ -89,7 +89,16 @@ export interface Notifier {
   close?(): void | Promise<void>;
 }
 
-/** A notification failure; `retryable: false` stops retries for this change set. */
+/**
+ * A notification failure; `retryable: false` stops retries for this change set.
+ *
+ * @example
+ * ```ts
+ * import { NotifyError } from "./contract.ts";
+ * const e = new NotifyError("HTTP 401 from the reload endpoint", { retryable: false });
+ * console.assert(!e.retryable);
+ * ```
+ */
 export class NotifyError extends Error {
   readonly retryable: boolean;
   /** Creates the error. */

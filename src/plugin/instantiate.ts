@@ -15,7 +15,16 @@ import { invokeHook } from "./invoke.ts";
 import type { Logger } from "./logger.ts";
 import { validate } from "./standard_schema.ts";
 
-/** Options problems of one instance; the message names the instance and each field. */
+/**
+ * Options problems of one instance; the message names the instance and each field.
+ *
+ * @example
+ * ```ts
+ * import { PluginOptionsError } from "./instantiate.ts";
+ * const e = new PluginOptionsError("writers[1]", "yaml-file", ["keys: expected array"]);
+ * console.assert(e.message.includes('writers[1] "yaml-file"'));
+ * ```
+ */
 export class PluginOptionsError extends Error {
   readonly issues: string[];
   /** Creates the error. */

@@ -54,7 +54,15 @@ export interface LoadPipelineOptions {
   source?: string | undefined;
 }
 
-/** The hint added to load failures in a compiled binary (DESIGN §2). */
+/**
+ * The hint added to load failures in a compiled binary (DESIGN §2).
+ *
+ * @example
+ * ```ts
+ * import { COMPILED_HINT } from "./loader.ts";
+ * console.assert(COMPILED_HINT.includes("compiled binary"));
+ * ```
+ */
 export const COMPILED_HINT =
   "in a compiled binary only built-in plugins and absolute-path file plugins can load; npm:, jsr:, https: and relative specifiers need the sidecar run with deno";
 

@@ -13,7 +13,15 @@ export interface TargetRules {
   roots: readonly string[];
 }
 
-/** True when `path` is `root` or inside it (both absolute and normalised). */
+/**
+ * True when `path` is `root` or inside it (both absolute and normalised).
+ *
+ * @example
+ * ```ts
+ * import { isInside } from "./target.ts";
+ * console.assert(isInside("/data", "/data/a") && !isInside("/data", "/database"));
+ * ```
+ */
 export function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));

@@ -18,7 +18,15 @@ export interface ObjectSnapshot {
   entries: Map<string, Uint8Array>;
 }
 
-/** An object whose content cannot be decoded; the message names the object and key. */
+/**
+ * An object whose content cannot be decoded; the message names the object and key.
+ *
+ * @example
+ * ```ts
+ * import { DecodeError } from "./objects.ts";
+ * console.assert(new DecodeError("secret ns/x key \"k\": not base64").name === "DecodeError");
+ * ```
+ */
 export class DecodeError extends Error {
   /** Creates the error. */
   constructor(message: string) {

@@ -272,7 +272,15 @@ function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-/** Sleeps `ms`, resolving early when `signal` aborts. */
+/**
+ * Sleeps `ms`, resolving early when `signal` aborts.
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "./scope_watcher.ts";
+ * await sleep(1, AbortSignal.timeout(1000));
+ * ```
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

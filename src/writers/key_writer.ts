@@ -21,7 +21,16 @@ export interface KeyWriterSpec {
   check?: (content: Uint8Array, key: string) => string | undefined;
 }
 
-/** Options every key writer accepts. */
+/**
+ * Options every key writer accepts.
+ *
+ * @example
+ * ```ts
+ * import { keyWriterOptions } from "./key_writer.ts";
+ * const r = keyWriterOptions.safeParse({ keys: ["*.json"] });
+ * console.assert(r.success);
+ * ```
+ */
 export const keyWriterOptions: z.ZodType<{ keys?: string[] | undefined }> = z.object({
   /** Globs of keys to write (`*`, `?`, `{a,b}`); replaces the writer's default. */
   keys: z.array(z.string().min(1)).min(1).optional(),
