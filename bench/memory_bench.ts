@@ -85,12 +85,14 @@ if (!bundled.success) throw new Error("deno bundle failed");
 
 const rows: string[] = [];
 let round = 0;
+const EXTRA = Deno.env.get("BENCH_EXTRA_V8_FLAGS");
 const MODES = [
   "in-cluster",
   "kubeconfig",
   "bundle, in-cluster",
   "bundle, in-cluster, --max-semi-space-size=1",
-] as const;
+  ...(EXTRA ? [`bundle, in-cluster, ${EXTRA}`] : []),
+];
 for (const mode of MODES) {
   const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
   const pod = await cluster.podEnvironment(sa);
@@ -103,6 +105,7 @@ for (const mode of MODES) {
   };
   // A small young generation trades some GC time for a lot less RSS: see BENCHMARKS.md.
   if (mode.endsWith("--max-semi-space-size=1")) env.DENO_V8_FLAGS = "--max-semi-space-size=1";
+  if (EXTRA && mode.endsWith(EXTRA)) env.DENO_V8_FLAGS = EXTRA;
   if (mode === "kubeconfig") {
     env.KUBECONFIG = await cluster.tokenKubeconfig(sa);
   }
@@ -113,7 +116,9 @@ for (const mode of MODES) {
     env,
     `bench-${mode}`,
   );
-  await waitFor(async () => (await countFiles(folder)) === 2 * N);
+  await waitFor(async () => (await countFiles(folder)) === 2 * N).catch((e) => {
+    throw new Error(`${mode}: ${e.message}; sidecar output:\n${proc.output.slice(-3000)}`);
+  });
   const syncMs = performance.now() - start;
   await new Promise((r) => setTimeout(r, 1000));
   const synced = rssKiB(proc.pid);
