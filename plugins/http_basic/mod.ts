@@ -24,48 +24,38 @@
  *
  * @module
  */
-import { z } from "zod";
 import type { HttpBasicOptions } from "../../src/config/types.ts";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { defineNotifier, type Notifier, NotifyError } from "../../src/plugin/contract.ts";
+import * as s from "../../src/plugin/schema.ts";
 import { encodeBase64 } from "../../src/util/base64.ts";
 import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/util/http_send.ts";
 
 const MAX_RETRY_DELAY_MS = 120_000;
 
-const schema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
-  method: z.enum(["GET", "POST"]).default("GET"),
-  payload: z.string().optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  usernameFile: z.string().min(1).optional(),
-  passwordFile: z.string().min(1).optional(),
-  skipInit: z.boolean().default(false),
-  timeoutMs: z.number().int().positive().default(10_000),
-  retryTotal: z.number().int().min(0).default(5),
-  backoffFactor: z.number().min(0).default(1.1),
-  enable5xx: z.boolean().default(false),
-  skipTlsVerify: z.boolean().default(false),
-}).check((ctx) => {
-  const o = ctx.value;
-  if (o.username !== undefined && o.usernameFile !== undefined) {
-    ctx.issues.push({
-      code: "custom",
-      input: o,
-      path: ["usernameFile"],
-      message: "give username or usernameFile, not both",
-    });
-  }
-  if (o.password !== undefined && o.passwordFile !== undefined) {
-    ctx.issues.push({
-      code: "custom",
-      input: o,
-      path: ["passwordFile"],
-      message: "give password or passwordFile, not both",
-    });
-  }
-});
+const schema = s.object({
+  url: s.url(),
+  method: s.enum(["GET", "POST"]).default("GET"),
+  payload: s.string().optional(),
+  username: s.string().optional(),
+  password: s.string().optional(),
+  usernameFile: s.string().min(1).optional(),
+  passwordFile: s.string().min(1).optional(),
+  skipInit: s.boolean().default(false),
+  timeoutMs: s.number().int().positive().default(10_000),
+  retryTotal: s.number().int().min(0).default(5),
+  backoffFactor: s.number().min(0).default(1.1),
+  enable5xx: s.boolean().default(false),
+  skipTlsVerify: s.boolean().default(false),
+}).refine(
+  (o) => o.username === undefined || o.usernameFile === undefined,
+  "give username or usernameFile, not both",
+  { path: ["usernameFile"] },
+).refine(
+  (o) => o.password === undefined || o.passwordFile === undefined,
+  "give password or passwordFile, not both",
+  { path: ["passwordFile"] },
+);
 
 /**
  * Options of the `http-basic` notifier as written in the configuration (defaults applied later).
@@ -77,7 +67,7 @@ const schema = z.strictObject({
  * console.assert(options.method === "POST");
  * ```
  */
-export type HttpBasicPluginOptions = z.input<typeof schema>;
+export type HttpBasicPluginOptions = s.Input<typeof schema>;
 
 /** `url` without userinfo, for messages and requests. */
 function withoutUserinfo(url: URL): URL {

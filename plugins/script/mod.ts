@@ -17,25 +17,25 @@
  *
  * @module
  */
-import { z } from "zod";
 import { defineNotifier, NotifyError } from "../../src/plugin/contract.ts";
+import * as s from "../../src/plugin/schema.ts";
 
-const schema = z.object({
+const schema = s.object({
   /** Executable (or shell script) to run. */
-  path: z.string().min(1),
-  args: z.array(z.string()).default([]),
+  path: s.string().min(1),
+  args: s.array(s.string()).default([]),
   /** Kill the script after this long. */
-  timeoutMs: z.number().int().positive().default(60_000),
+  timeoutMs: s.number().int().positive().default(60_000),
   /** Retries when the script fails (non-zero exit or timeout). */
-  retries: z.number().int().min(0).default(0),
-}).strict();
+  retries: s.number().int().min(0).default(0),
+});
 
 /** Options of the `script` notifier. */
-export type ScriptOptions = z.input<typeof schema>;
+export type ScriptOptions = s.Input<typeof schema>;
 
 const HIDDEN = ["REQ_USERNAME", "REQ_PASSWORD"];
 
-export default defineNotifier<z.output<typeof schema>>({
+export default defineNotifier<s.Infer<typeof schema>>({
   name: "script",
   version: "1.0.0",
   options: schema,

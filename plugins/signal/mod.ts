@@ -30,13 +30,13 @@
  * @module
  */
 import { basename } from "node:path";
-import { z } from "zod";
 import {
   defineNotifier,
   type Notifier,
   type NotifierDefinition,
   NotifyError,
 } from "../../src/plugin/contract.ts";
+import * as s from "../../src/plugin/schema.ts";
 
 /** Every `Deno.Signal`; the type makes the compiler flag a name missing or unknown. */
 const ALL_SIGNALS: Record<Deno.Signal, true> = {
@@ -96,31 +96,26 @@ const NOT_AVAILABLE: Partial<Record<typeof Deno.build.os, readonly Deno.Signal[]
  * ```
  */
 export const SIGNAL_NAMES: readonly Deno.Signal[] = (Object.keys(ALL_SIGNALS) as Deno.Signal[])
-  .filter((s) => !(NOT_AVAILABLE[Deno.build.os] ?? []).includes(s));
+  .filter((sig) => !(NOT_AVAILABLE[Deno.build.os] ?? []).includes(sig));
 
-const schema = z.strictObject({
-  signal: z.enum(Object.keys(ALL_SIGNALS) as [Deno.Signal, ...Deno.Signal[]], {
-    error: "not a signal name (SIGHUP, SIGUSR1, SIGTERM…)",
-  }).refine((s) => SIGNAL_NAMES.includes(s), {
-    error: `not available on ${Deno.build.os}`,
-  }).default("SIGHUP"),
-  pidFile: z.string().min(1).optional(),
-  processName: z.string().min(1).refine((n) => !n.includes("/") && !n.includes("\0"), {
-    error: "a process name, not a path",
-  }).optional(),
-  retries: z.number().int().min(0).default(3),
-  backoffMs: z.number().int().min(0).default(1000),
-}).check((ctx) => {
-  const o = ctx.value;
-  if ((o.pidFile === undefined) === (o.processName === undefined)) {
-    ctx.issues.push({
-      code: "custom",
-      input: o,
-      path: [o.pidFile === undefined ? "pidFile" : "processName"],
-      message: "give exactly one of pidFile or processName",
-    });
-  }
-});
+const schema = s.object({
+  signal: s.enum(
+    Object.keys(ALL_SIGNALS) as Deno.Signal[],
+    "not a signal name (SIGHUP, SIGUSR1, SIGTERM…)",
+  ).refine((sig) => SIGNAL_NAMES.includes(sig), `not available on ${Deno.build.os}`)
+    .default("SIGHUP"),
+  pidFile: s.string().min(1).optional(),
+  processName: s.string().min(1).refine(
+    (n) => !n.includes("/") && !n.includes("\0"),
+    "a process name, not a path",
+  ).optional(),
+  retries: s.number().int().min(0).default(3),
+  backoffMs: s.number().int().min(0).default(1000),
+}).refine(
+  (o) => (o.pidFile === undefined) !== (o.processName === undefined),
+  "give exactly one of pidFile or processName",
+  { path: (o) => [o.pidFile === undefined ? "pidFile" : "processName"] },
+);
 
 /**
  * Options of the `signal` notifier as written in the configuration.
@@ -132,7 +127,7 @@ const schema = z.strictObject({
  * console.assert(options.signal === "SIGUSR1");
  * ```
  */
-export type SignalOptions = z.input<typeof schema>;
+export type SignalOptions = s.Input<typeof schema>;
 
 /**
  * Whether a process with `comm` (content of `/proc/<pid>/comm`) and `cmdline` (content of
@@ -225,7 +220,7 @@ async function readPidFile(path: string): Promise<number> {
  * const slot = await createNotifier(signal, { processName: "nginx" }, ctx);
  * ```
  */
-const signalNotifier: NotifierDefinition<z.output<typeof schema>> = defineNotifier({
+const signalNotifier: NotifierDefinition<s.Infer<typeof schema>> = defineNotifier({
   name: "signal",
   version: "1.0.0",
   options: schema,

@@ -32,7 +32,6 @@
  *
  * @module
  */
-import { z } from "zod";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import {
   defineNotifier,
@@ -40,33 +39,28 @@ import {
   type NotifierDefinition,
   NotifyError,
 } from "../../src/plugin/contract.ts";
+import * as s from "../../src/plugin/schema.ts";
 
 const MAX_LISTED = 10;
 const MAX_TIMEOUT_MS = 600_000;
 
-const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
+const httpUrl = s.url();
 
-const schema = z.strictObject({
+const schema = s.object({
   webhookUrl: httpUrl.optional(),
-  webhookUrlFile: z.string().min(1).optional(),
-  channel: z.string().min(1).optional(),
-  username: z.string().min(1).optional(),
-  text: z.string().min(1).optional(),
-  timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).default(10_000),
-  retries: z.number().int().min(0).default(5),
-  backoffMs: z.number().int().min(0).default(1000),
-  skipInit: z.boolean().default(false),
-}).check((ctx) => {
-  const o = ctx.value;
-  if ((o.webhookUrl === undefined) === (o.webhookUrlFile === undefined)) {
-    ctx.issues.push({
-      code: "custom",
-      input: o,
-      path: [o.webhookUrl === undefined ? "webhookUrl" : "webhookUrlFile"],
-      message: "give exactly one of webhookUrl or webhookUrlFile",
-    });
-  }
-});
+  webhookUrlFile: s.string().min(1).optional(),
+  channel: s.string().min(1).optional(),
+  username: s.string().min(1).optional(),
+  text: s.string().min(1).optional(),
+  timeoutMs: s.number().int().positive().max(MAX_TIMEOUT_MS).default(10_000),
+  retries: s.number().int().min(0).default(5),
+  backoffMs: s.number().int().min(0).default(1000),
+  skipInit: s.boolean().default(false),
+}).refine(
+  (o) => (o.webhookUrl === undefined) !== (o.webhookUrlFile === undefined),
+  "give exactly one of webhookUrl or webhookUrlFile",
+  { path: (o) => [o.webhookUrl === undefined ? "webhookUrl" : "webhookUrlFile"] },
+);
 
 /**
  * Options of the `slack` notifier as written in the configuration.
@@ -78,7 +72,7 @@ const schema = z.strictObject({
  * console.assert(options.channel === "#ops");
  * ```
  */
-export type SlackOptions = z.input<typeof schema>;
+export type SlackOptions = s.Input<typeof schema>;
 
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -130,7 +124,7 @@ export function slackText(changeSet: ChangeSet, result: WriteResult, template?: 
   return lines.join("\n");
 }
 
-async function webhookUrl(options: z.output<typeof schema>): Promise<URL> {
+async function webhookUrl(options: s.Infer<typeof schema>): Promise<URL> {
   if (options.webhookUrl !== undefined) return new URL(options.webhookUrl);
   const path = options.webhookUrlFile ?? "";
   let text: string;
@@ -146,13 +140,13 @@ async function webhookUrl(options: z.output<typeof schema>): Promise<URL> {
     );
   }
   const parsed = httpUrl.safeParse(text);
-  if (!parsed.success) {
+  if (parsed.issues) {
     // Never quote the content: it is the secret.
     throw new NotifyError(`webhookUrlFile ${path} does not hold an http(s) URL`, {
       retryable: text === "",
     });
   }
-  return new URL(parsed.data);
+  return new URL(parsed.value);
 }
 
 /**
@@ -183,7 +177,7 @@ function describeFailure(error: unknown, url: URL): string {
  * const slot = await createNotifier(slack, { webhookUrlFile: "/etc/slack/url" }, ctx);
  * ```
  */
-const slack: NotifierDefinition<z.output<typeof schema>> = defineNotifier({
+const slack: NotifierDefinition<s.Infer<typeof schema>> = defineNotifier({
   name: "slack",
   version: "1.0.0",
   options: schema,

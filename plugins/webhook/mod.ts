@@ -41,7 +41,6 @@
  *
  * @module
  */
-import { z } from "zod";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { refKey } from "../../src/model.ts";
 import {
@@ -50,6 +49,7 @@ import {
   type NotifierDefinition,
   NotifyError,
 } from "../../src/plugin/contract.ts";
+import * as s from "../../src/plugin/schema.ts";
 import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/util/http_send.ts";
 
 const MAX_RETRY_DELAY_MS = 120_000;
@@ -59,43 +59,31 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Headers the notifier sets itself. */
 const RESERVED_HEADERS = ["host", "content-length", "content-type", "transfer-encoding"];
 
-const schema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
-  method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("POST"),
-  headers: z.record(
-    z.string(),
-    z.string().refine((v) => !/[\r\n\0]/.test(v), { error: "header values are one line" }),
+const schema = s.object({
+  url: s.url(),
+  method: s.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("POST"),
+  headers: s.record(
+    s.string().refine((v) => !/[\r\n\0]/.test(v), "header values are one line"),
+    {
+      keys: s.string().regex(HEADER_NAME, "not a valid header name").refine(
+        (name) => !RESERVED_HEADERS.includes(name.toLowerCase()),
+        "set by the notifier itself",
+      ),
+    },
   ).default({}),
-  bearerTokenFile: z.string().min(1).optional(),
-  timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).default(10_000),
-  retries: z.number().int().min(0).default(5),
-  backoffMs: z.number().int().min(0).default(1000),
-  retry5xx: z.boolean().default(true),
-  skipInit: z.boolean().default(false),
-}).check((ctx) => {
-  const o = ctx.value;
-  for (const name of Object.keys(o.headers ?? {})) {
-    const problem = !HEADER_NAME.test(name)
-      ? "not a valid header name"
-      : RESERVED_HEADERS.includes(name.toLowerCase())
-      ? "set by the notifier itself"
-      : undefined;
-    if (problem !== undefined) {
-      ctx.issues.push({ code: "custom", input: o, path: ["headers", name], message: problem });
-    }
-  }
-  if (
-    o.bearerTokenFile !== undefined &&
-    Object.keys(o.headers ?? {}).some((h) => h.toLowerCase() === "authorization")
-  ) {
-    ctx.issues.push({
-      code: "custom",
-      input: o,
-      path: ["bearerTokenFile"],
-      message: "give bearerTokenFile or an Authorization header, not both",
-    });
-  }
-});
+  bearerTokenFile: s.string().min(1).optional(),
+  timeoutMs: s.number().int().positive().max(MAX_TIMEOUT_MS).default(10_000),
+  retries: s.number().int().min(0).default(5),
+  backoffMs: s.number().int().min(0).default(1000),
+  retry5xx: s.boolean().default(true),
+  skipInit: s.boolean().default(false),
+}).refine(
+  (o) =>
+    o.bearerTokenFile === undefined ||
+    !Object.keys(o.headers).some((h) => h.toLowerCase() === "authorization"),
+  "give bearerTokenFile or an Authorization header, not both",
+  { path: ["bearerTokenFile"] },
+);
 
 /**
  * Options of the `webhook` notifier as written in the configuration.
@@ -107,7 +95,7 @@ const schema = z.strictObject({
  * console.assert(options.method === "PUT");
  * ```
  */
-export type WebhookOptions = z.input<typeof schema>;
+export type WebhookOptions = s.Input<typeof schema>;
 
 /**
  * The JSON body sent with every method but `GET`.
@@ -243,7 +231,7 @@ async function readToken(path: string): Promise<string> {
  * const slot = await createNotifier(webhook, { url: "http://127.0.0.1:9090/-/reload" }, ctx);
  * ```
  */
-const webhook: NotifierDefinition<z.output<typeof schema>> = defineNotifier({
+const webhook: NotifierDefinition<s.Infer<typeof schema>> = defineNotifier({
   name: "webhook",
   version: "1.0.0",
   options: schema,

@@ -6,9 +6,9 @@
  * @module
  */
 import { join } from "node:path";
-import { z } from "zod";
 import type { ChangeSet, Rejection, WriteResult } from "../model.ts";
 import { defineWriter, type DesiredFile, type WriterDefinition } from "../plugin/contract.ts";
+import * as s from "../plugin/schema.ts";
 import { globToRegExp } from "../util/glob.ts";
 
 /** What a concrete key writer provides. */
@@ -28,13 +28,16 @@ export interface KeyWriterSpec {
  * ```ts
  * import { keyWriterOptions } from "./key_writer.ts";
  * const r = keyWriterOptions.safeParse({ keys: ["*.json"] });
- * console.assert(r.success);
+ * console.assert(r.issues === undefined);
  * ```
  */
-export const keyWriterOptions: z.ZodType<{ keys?: string[] | undefined }> = z.object({
+export const keyWriterOptions: s.Schema<
+  { keys?: string[] | undefined },
+  { keys?: string[] | undefined }
+> = s.object({
   /** Globs of keys to write (`*`, `?`, `{a,b}`); replaces the writer's default. */
-  keys: z.array(z.string().min(1)).min(1).optional(),
-}).strict();
+  keys: s.array(s.string().min(1)).min(1).optional(),
+});
 
 /**
  * Defines a writer that turns keys matching globs into files.
