@@ -4,17 +4,18 @@
  *   deno run --allow-all bench/memory_bench.ts [objects=1000]
  *
  * Creates N labelled ConfigMaps (two 2 KiB JSON keys each), then runs the sidecar as its own
- * process three times — from source in-cluster (service-account files), from source out of
- * cluster (KUBECONFIG, which loads `@kubernetes/client-node`), and as the bundle
- * (`deno task bundle`) in-cluster — and reports, per run: time to the initial sync written, RSS and
- * peak RSS (VmHWM) once synced and after a burst of N/10 updates. Prints a Markdown table for
- * BENCHMARKS.md. Times are wall clock on a shared machine: compare the two rows of one run.
+ * process once per variant — from source or as the bundle (`deno task bundle`), in-cluster
+ * (service-account files) or out of cluster (KUBECONFIG, which loads `@kubernetes/client-node`),
+ * with or without a small V8 young generation — and reports, per run: time to the initial sync
+ * written, RSS and peak RSS (VmHWM) once synced and after a burst of N/10 updates. Prints a
+ * Markdown table for BENCHMARKS.md. Times are wall clock on a shared machine: compare rows of one
+ * run. `BENCH_EXTRA_V8_FLAGS` (comma-separated) adds a source row with other V8 flags.
  *
  * @module
  */
 import { join } from "node:path";
 import { READ_CONFIGMAPS, startCluster } from "../tests/harness/cluster.ts";
-import { startSidecar } from "../tests/harness/sidecar.ts";
+import { bundleSidecar, startSidecar } from "../tests/harness/sidecar.ts";
 
 const N = Number(Deno.args[0] ?? 1000);
 const LABEL = "bench";
@@ -67,33 +68,30 @@ const sa = await cluster.createServiceAccount({
 });
 
 const bundleDir = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "bundle-" });
-const root = new URL("..", import.meta.url).pathname;
-const bundled = await new Deno.Command(Deno.execPath(), {
-  args: [
-    "bundle",
-    "--quiet",
-    "--platform",
-    "deno",
-    "--code-splitting",
-    "--outdir",
-    bundleDir,
-    join(root, "main.ts"),
-  ],
-  cwd: root,
-}).output();
-if (!bundled.success) throw new Error("deno bundle failed");
+const bundleEntry = await bundleSidecar(bundleDir);
 
 const rows: string[] = [];
 let round = 0;
+/** One way of running the sidecar. */
+interface Variant {
+  program: "source" | "bundle";
+  access: "in-cluster" | "kubeconfig";
+  /** DENO_V8_FLAGS (comma-separated). */
+  v8?: string;
+}
+const SMALL_YOUNG_GEN = "--max-semi-space-size=1";
 const EXTRA = Deno.env.get("BENCH_EXTRA_V8_FLAGS");
-const MODES = [
-  "in-cluster",
-  "kubeconfig",
-  "bundle, in-cluster",
-  "bundle, in-cluster, --max-semi-space-size=1",
-  ...(EXTRA ? [`bundle, in-cluster, ${EXTRA}`] : []),
+const VARIANTS: Variant[] = [
+  { program: "source", access: "in-cluster" },
+  // What `deno task start`, `deno task compile` and the Dockerfile run.
+  { program: "source", access: "in-cluster", v8: SMALL_YOUNG_GEN },
+  { program: "source", access: "kubeconfig", v8: SMALL_YOUNG_GEN },
+  { program: "bundle", access: "in-cluster" },
+  { program: "bundle", access: "in-cluster", v8: SMALL_YOUNG_GEN },
+  ...(EXTRA ? [{ program: "source", access: "in-cluster", v8: EXTRA } as Variant] : []),
 ];
-for (const mode of MODES) {
+for (const variant of VARIANTS) {
+  const mode = `${variant.program}, ${variant.access}${variant.v8 ? `, ${variant.v8}` : ""}`;
   const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
   const pod = await cluster.podEnvironment(sa);
   const env: Record<string, string> = {
@@ -103,18 +101,15 @@ for (const mode of MODES) {
     LOG_LEVEL: "WARN",
     HEALTH_HOST: "127.0.0.1",
   };
-  // A small young generation trades some GC time for a lot less RSS: see BENCHMARKS.md.
-  if (mode.endsWith("--max-semi-space-size=1")) env.DENO_V8_FLAGS = "--max-semi-space-size=1";
-  if (EXTRA && mode.endsWith(EXTRA)) env.DENO_V8_FLAGS = EXTRA;
-  if (mode === "kubeconfig") {
-    env.KUBECONFIG = await cluster.tokenKubeconfig(sa);
-  }
+  if (variant.v8) env.DENO_V8_FLAGS = variant.v8;
+  if (variant.access === "kubeconfig") env.KUBECONFIG = await cluster.tokenKubeconfig(sa);
   const start = performance.now();
   const proc = startSidecar(
     cluster,
-    mode === "kubeconfig" ? { serviceAccountDir: "", env: {} } : pod,
+    variant.access === "kubeconfig" ? { serviceAccountDir: "", env: {} } : pod,
     env,
     `bench-${mode}`,
+    variant.program === "bundle" ? bundleEntry : undefined,
   );
   await waitFor(async () => (await countFiles(folder)) === 2 * N).catch((e) => {
     throw new Error(`${mode}: ${e.message}; sidecar output:\n${proc.output.slice(-3000)}`);
@@ -148,7 +143,7 @@ for (const mode of MODES) {
   await proc.stop();
 }
 print(
-  "\n| access path | objects | initial sync (s) | RSS synced (MiB) | RSS after N/10 updates (MiB) | peak RSS (MiB) |",
+  "\n| program, access, V8 flags | objects | initial sync (s) | RSS synced (MiB) | RSS after N/10 updates (MiB) | peak RSS (MiB) |",
 );
 print("|---|---|---|---|---|---|");
 for (const r of rows) print(r);

@@ -5,33 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { READ_CONFIGMAPS, startCluster } from "./harness/cluster.ts";
 import { cm, LABEL, readText } from "./harness/fixtures.ts";
-import { runSidecarToEnd } from "./harness/sidecar.ts";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
+import { bundleSidecar, runSidecarToEnd } from "./harness/sidecar.ts";
 
 Deno.test("the bundled program syncs in a pod and out of cluster", async (t) => {
   await using cluster = await startCluster();
   const outdir = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "bundle-" });
-  const built = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "--code-splitting",
-      "--outdir",
-      outdir,
-      join(root, "main.ts"),
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(built.success, new TextDecoder().decode(built.stderr));
-  const entry = join(outdir, "main.js");
+  const entry = await bundleSidecar(outdir);
   const ns = "bundled";
   await cluster.createNamespace(ns);
   await cm(cluster, ns, "a", { "a.json": '{"bundled":true}' });

@@ -10,6 +10,22 @@ import type { ManagedProcess } from "./process.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
+/**
+ * Bundles `main.ts` the way `deno task bundle` does into `outdir` and returns the entry file: the
+ * shipped program, for tests and benchmarks where `deno compile` (which needs denort) cannot run.
+ */
+export async function bundleSidecar(outdir: string): Promise<string> {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "--code-splitting", "--outdir", outdir, MAIN],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(out.stderr)}`);
+  return `${outdir}/main.js`;
+}
+
 /** Variables a Deno process needs to find its caches; everything else comes from the test. */
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
