@@ -82,11 +82,14 @@ export async function resolveUrlEntries(
   return { ...changeSet, changes };
 }
 
+/** The URL for logs: no userinfo, and no query, which often carries a token (presigned URLs). */
 function safeUrl(raw: string): string {
   try {
     const u = new URL(raw);
     u.username = "";
     u.password = "";
+    if (u.search) u.search = "?…";
+    u.hash = "";
     return u.href;
   } catch {
     return "(not a URL)";
