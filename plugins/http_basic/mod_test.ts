@@ -6,6 +6,7 @@ import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
 import type { Logger } from "../../src/plugin/logger.ts";
 import { validate } from "../../src/plugin/standard_schema.ts";
 import { type LogRecord, recordingLogger } from "../../src/testing/logger.ts";
+import { closedPort, receiver } from "../../src/testing/http.ts";
 import httpBasic, { type HttpBasicPluginOptions } from "./mod.ts";
 
 const PASSWORD = "hunter2-Sup3r-s3cret";
@@ -14,32 +15,6 @@ function assertNoPassword(records: LogRecord[], password = PASSWORD): void {
   for (const line of records) {
     assert.ok(!JSON.stringify(line).includes(password), `password logged: ${line.message}`);
   }
-}
-
-interface Received {
-  method: string;
-  url: string;
-  authorization: string | null;
-  contentType: string | null;
-  body: string;
-}
-
-/** A receiver on 127.0.0.1 that records requests and answers with `answer(n)` (0-based). */
-function receiver(
-  answer: (n: number, req: Request) => Response | Promise<Response> = () => new Response("ok"),
-) {
-  const received: Received[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    received.push({
-      method: req.method,
-      url: req.url,
-      authorization: req.headers.get("authorization"),
-      contentType: req.headers.get("content-type"),
-      body: await req.text(),
-    });
-    return answer(received.length - 1, req);
-  });
-  return { server, received, url: `http://127.0.0.1:${server.addr.port}` };
 }
 
 async function create(
@@ -78,17 +53,6 @@ function dispatch(notifier: Notifier, logger: Logger, sleep = () => Promise.reso
     timeoutMs: 30_000,
     logger,
   }], { signal: new AbortController().signal, logger, sleep });
-}
-
-/** A port that was just in use and is now closed: connecting to it is refused. */
-async function closedPort(): Promise<number> {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response(),
-  );
-  const port = server.addr.port;
-  await server.shutdown();
-  return port;
 }
 
 Deno.test("http-basic options apply defaults and reject conflicting or unknown settings", async () => {

@@ -3,30 +3,16 @@ import { join } from "node:path";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
 import { createNotifier } from "../../src/plugin/instantiate.ts";
-import { recordingLogger } from "../../src/testing/mod.ts";
+import { closedPort, receiver, recordingLogger } from "../../src/testing/mod.ts";
 import slack, { type SlackOptions, slackText } from "./mod.ts";
 
 /** The secret part of a Slack webhook URL. */
 const SECRET_PATH = "/services/T000/B000/XXXXs3cretXXXX";
 
-interface Received {
-  path: string;
-  contentType: string | null;
-  body: string;
-}
-
-function receiver(answer: (n: number) => Response | Promise<Response> = () => new Response("ok")) {
-  const received: Received[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    received.push({
-      path: new URL(req.url).pathname,
-      contentType: req.headers.get("content-type"),
-      body: await req.text(),
-    });
-    return answer(received.length - 1);
-  });
-  const origin = `http://127.0.0.1:${server.addr.port}`;
-  return { server, received, origin, url: `${origin}${SECRET_PATH}` };
+/** A receiver whose `url` is a Slack-like webhook URL with the secret path. */
+function slackReceiver(answer?: (n: number) => Response | Promise<Response>) {
+  const r = receiver(answer);
+  return { ...r, url: `${r.origin}${SECRET_PATH}` };
 }
 
 async function make(options: SlackOptions | Record<string, unknown>) {
@@ -56,16 +42,6 @@ async function notifyError(notifier: Notifier): Promise<NotifyError> {
   assert.fail("notify() succeeded");
 }
 
-async function closedPort(): Promise<number> {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response(),
-  );
-  const port = server.addr.port;
-  await server.shutdown();
-  return port;
-}
-
 function assertNoSecret(...texts: string[]): void {
   for (const text of texts) {
     assert.ok(!text.includes("s3cret"), `webhook path leaked into: ${text}`);
@@ -73,7 +49,7 @@ function assertNoSecret(...texts: string[]): void {
 }
 
 Deno.test("slack notifier posts a one-line summary and the changed files to the webhook", async () => {
-  const { server, received, url } = receiver();
+  const { server, received, url } = slackReceiver();
   try {
     const { notifier } = await make({ webhookUrl: url, channel: "#ops", username: "sidecar" });
     await notifier.notify(changeSet, result);
@@ -115,7 +91,7 @@ Deno.test("slack notifier default text lists at most 10 files and counts rejecti
 });
 
 Deno.test("slack notifier fills the text template placeholders", async () => {
-  const { server, received, url } = receiver();
+  const { server, received, url } = slackReceiver();
   try {
     const { notifier } = await make({
       webhookUrl: url,
@@ -131,7 +107,7 @@ Deno.test("slack notifier fills the text template placeholders", async () => {
 });
 
 Deno.test("slack notifier re-reads webhookUrlFile on every call", async () => {
-  const { server, received, origin } = receiver();
+  const { server, received, origin } = slackReceiver();
   const dir = await Deno.makeTempDir();
   try {
     const file = join(dir, "url");
@@ -157,7 +133,7 @@ Deno.test("slack notifier re-reads webhookUrlFile on every call", async () => {
 
 Deno.test("slack notifier retries 429 and 5xx but not other 4xx or redirects", async () => {
   let status = 500;
-  const { server, url, origin } = receiver(() =>
+  const { server, url, origin } = slackReceiver(() =>
     new Response("no", { status, headers: status === 302 ? { location: "/elsewhere" } : {} })
   );
   try {
@@ -183,11 +159,11 @@ Deno.test("slack notifier retries 429 and 5xx but not other 4xx or redirects", a
 });
 
 Deno.test("slack notifier never shows the webhook URL, only its origin", async () => {
-  const { server, url, origin } = receiver(() => new Response("no", { status: 500 }));
+  const { server, url, origin } = slackReceiver(() => new Response("no", { status: 500 }));
   try {
     const up = await make({ webhookUrl: url });
     await up.notifier.notify(changeSet, result).catch(() => {});
-    const ok = receiver();
+    const ok = slackReceiver();
     try {
       const fine = await make({ webhookUrl: ok.url });
       await fine.notifier.notify(changeSet, result);
@@ -214,7 +190,7 @@ Deno.test("slack notifier never shows the webhook URL, only its origin", async (
 Deno.test("slack notifier reports a request that exceeds timeoutMs as retryable", async () => {
   let release = () => {};
   const hanging = new Promise<void>((r) => release = r);
-  const { server, url } = receiver(async () => {
+  const { server, url } = slackReceiver(async () => {
     await hanging;
     return new Response("late");
   });

@@ -4,34 +4,10 @@ import { join } from "node:path";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
 import { createNotifier } from "../../src/plugin/instantiate.ts";
-import { changeSetOf, recordingLogger } from "../../src/testing/mod.ts";
+import { changeSetOf, closedPort, receiver, recordingLogger } from "../../src/testing/mod.ts";
 import webhook, { type WebhookOptions } from "./mod.ts";
 
 const TOKEN = "tok-Sup3r-s3cret-value";
-
-interface Received {
-  method: string;
-  url: string;
-  headers: Headers;
-  body: string;
-}
-
-/** A receiver on 127.0.0.1 that records requests and answers with `answer(n)` (0-based). */
-function receiver(
-  answer: (n: number, req: Request) => Response | Promise<Response> = () => new Response("ok"),
-) {
-  const received: Received[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    received.push({
-      method: req.method,
-      url: req.url,
-      headers: req.headers,
-      body: await req.text(),
-    });
-    return answer(received.length - 1, req);
-  });
-  return { server, received, url: `http://127.0.0.1:${server.addr.port}` };
-}
 
 async function make(options: WebhookOptions | Record<string, unknown>) {
   const rec = recordingLogger();
@@ -65,16 +41,6 @@ async function notifyError(notifier: Notifier): Promise<NotifyError> {
     return e;
   }
   assert.fail("notify() succeeded");
-}
-
-async function closedPort(): Promise<number> {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response(),
-  );
-  const port = server.addr.port;
-  await server.shutdown();
-  return port;
 }
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {

@@ -11,6 +11,8 @@
  * - {@linkcode runWriter} / {@linkcode runNotifier} — create an instance from raw options, call
  *   `write` / `notify` once, close it, and return what it did and logged.
  * - {@linkcode recordingLogger} — a logger that records every line, to assert on logs.
+ * - {@linkcode receiver} / {@linkcode closedPort} — a local HTTP endpoint that records requests,
+ *   and one that refuses connections, for notifier tests.
  *
  * @example
  * ```ts
@@ -49,6 +51,7 @@ import { FileStore } from "../writers/file_store.ts";
 import { type LogRecord, recordingLogger } from "./logger.ts";
 
 export { type LogRecord, recordingLogger } from "./logger.ts";
+export { closedPort, type ReceivedRequest, type Receiver, receiver } from "./http.ts";
 export type { FileStore } from "../writers/file_store.ts";
 
 /**

@@ -1,31 +1,6 @@
 import assert from "node:assert/strict";
+import { closedPort, type ReceivedRequest, receiver } from "../testing/http.ts";
 import { HttpSendError, sendHttp } from "./http_send.ts";
-
-interface Received {
-  method: string;
-  path: string;
-  headers: Headers;
-  body: string;
-}
-
-/** A receiver on 127.0.0.1 that records requests and answers with `answer(n)` (0-based). */
-function receiver(
-  answer: (n: number, req: Request) => Response | Promise<Response> = () => new Response("ok"),
-) {
-  const received: Received[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const u = new URL(req.url);
-    received.push({
-      method: req.method,
-      path: u.pathname + u.search,
-      headers: req.headers,
-      body: await req.text(),
-    });
-    return answer(received.length - 1, req);
-  });
-  const url = `http://127.0.0.1:${server.addr.port}`;
-  return { server, received, url, [Symbol.asyncDispose]: () => server.shutdown() };
-}
 
 function redirect(to: string, status: number): Response {
   return new Response(null, { status, headers: { location: to } });
@@ -39,16 +14,6 @@ async function sendError(promise: Promise<unknown>): Promise<HttpSendError> {
     return e;
   }
   assert.fail("sendHttp() succeeded");
-}
-
-async function closedPort(): Promise<number> {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response(),
-  );
-  const port = server.addr.port;
-  await server.shutdown();
-  return port;
 }
 
 Deno.test("sendHttp() sends method, headers and body, and reads the body of a 2xx only when asked", async () => {
@@ -126,7 +91,7 @@ Deno.test("sendHttp() sends credentials and Authorization only to their origin",
   });
   assert.deepEqual([answer.status, answer.redirects, answer.url.pathname], [200, 2, "/back"]);
   assert.deepEqual(hops, ["307 /start -> /away", "307 /away -> /back"]);
-  const seen = (r: Received) => [
+  const seen = (r: ReceivedRequest) => [
     r.path,
     r.headers.get("authorization"),
     r.headers.get("x-api-key"),
