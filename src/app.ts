@@ -101,13 +101,14 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   // RESOURCE_NAME narrows on the server where it can; scopes no entry can match are not watched.
   const scopes = scopesFor(config.resources, config.namespaces)
     .filter((scope) => nameSelectorFor(scope, config.resourceNames) !== undefined);
+  const urlOptions = urlEntryOptions(config, logger.child("url"), signal);
   const pipeline = new Pipeline({
     store,
     writers,
     dispatcher,
     logger: logger.child("pipeline"),
     liveRefs: () => reconciler.liveRefs(),
-    prepare: (cs) => resolveUrlEntries(cs, urlEntryOptions(config, logger.child("url"), signal)),
+    prepare: (cs) => resolveUrlEntries(cs, urlOptions),
   });
   const reconciler: Reconciler = new Reconciler({
     folder: config.folder,

@@ -24,7 +24,7 @@ Deno.test("the bundled program syncs in a pod and out of cluster", async (t) => 
 
   await t.step("in-cluster (service-account files)", async () => {
     const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
-    const r = await runSidecarToEnd(cluster, await cluster.podEnvironment(sa), {
+    const r = await runSidecarToEnd(await cluster.podEnvironment(sa), {
       METHOD: "sleep",
       FOLDER: folder,
       LABEL,
@@ -37,7 +37,7 @@ Deno.test("the bundled program syncs in a pod and out of cluster", async (t) => 
   await t.step("out of cluster (KUBECONFIG, client-node chunk loaded on demand)", async () => {
     const kubeconfig = await cluster.tokenKubeconfig(sa);
     const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
-    const r = await runSidecarToEnd(cluster, undefined, {
+    const r = await runSidecarToEnd(undefined, {
       METHOD: "sleep",
       FOLDER: folder,
       LABEL,

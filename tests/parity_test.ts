@@ -438,12 +438,12 @@ Deno.test("every documented variable works against a real API server", async (t)
         await Deno.remove(join(pod.serviceAccountDir, "ca.crt")); // the API server's CA is now unknown
         const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
         const base = { METHOD: "sleep", FOLDER: folder, LABEL, NAMESPACE: ns };
-        const strict = await runSidecarToEnd(cluster, pod, base);
+        const strict = await runSidecarToEnd(pod, base);
         assert.notEqual(strict.code, 0, "an unverifiable API server is refused by default");
         assert.match(strict.output, /certificate|UnknownIssuer|tls/i);
 
         const url = `https://127.0.0.1:${tlsServer.addr.port}/reload`;
-        const lax = await runSidecarToEnd(cluster, pod, {
+        const lax = await runSidecarToEnd(pod, {
           ...base,
           SKIP_TLS_VERIFY: "true",
           REQ_URL: url,
@@ -543,7 +543,7 @@ Deno.test("every documented variable works against a real API server", async (t)
 Deno.test("unparsable values exit 2 naming the variable", async () => {
   const folder = await Deno.makeTempDir();
   try {
-    const r = await runSidecarToEnd(undefined, undefined, {
+    const r = await runSidecarToEnd(undefined, {
       FOLDER: folder,
       LABEL,
       METHOD: "LIST-ONCE",

@@ -223,7 +223,7 @@ Deno.test("plugins declared in a config file run end to end", async (t) => {
       });
       const pod = await cluster.podEnvironment(sa);
       const folder = join(dir, "untouched");
-      const r = await runSidecarToEnd(cluster, pod, {
+      const r = await runSidecarToEnd(pod, {
         FOLDER: folder,
         LABEL,
         NAMESPACE: ns,
@@ -242,7 +242,7 @@ Deno.test("plugins declared in a config file run end to end", async (t) => {
           notifiers: [{ use: "webhook", options: { method: "POST" } }],
         }),
       );
-      const r2 = await runSidecarToEnd(cluster, pod, {
+      const r2 = await runSidecarToEnd(pod, {
         FOLDER: folder,
         LABEL,
         NAMESPACE: ns,

@@ -287,6 +287,12 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
         await eventually(async () => assert.deepEqual(await listFiles(s.folder), ["a.json"]), {
           proc: s.proc,
         });
+        // The dispatcher has decided about the initial change set before anything else happens,
+        // so an initial notification, had it been sent, would be counted below.
+        await eventually(() => assert.match(s.proc.output, /initial change set not notified/), {
+          proc: s.proc,
+        });
+        assert.equal(receiver.requests.length, 0, "no notification for the initial sync");
         await cm(cluster, ns, "b", { "b.json": "{}" });
         await eventually(() => assert.equal(receiver.requests.length, 1), { proc: s.proc });
         assert.equal(receiver.requests[0]!.method, "GET");
@@ -343,7 +349,7 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
     });
     const pod = await cluster.podEnvironment(sa);
     const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
-    const r = await runSidecarToEnd(cluster, pod, {
+    const r = await runSidecarToEnd(pod, {
       METHOD: "once",
       FOLDER: folder,
       LABEL,
@@ -354,7 +360,7 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
     assert.equal(await readText(join(folder, "a.json")), '{"once":true}');
     assert.equal(receiver.requests.length, 1);
 
-    const denied = await runSidecarToEnd(cluster, pod, {
+    const denied = await runSidecarToEnd(pod, {
       METHOD: "sleep",
       FOLDER: folder,
       LABEL,
@@ -481,7 +487,7 @@ Deno.test("Kubernetes access: a rotated service-account token is picked up, and 
   await t.step("KUBECONFIG with a token user, no pod files", async () => {
     const kubeconfig = await cluster.tokenKubeconfig(sa);
     const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
-    const r = await runSidecarToEnd(cluster, undefined, {
+    const r = await runSidecarToEnd(undefined, {
       METHOD: "sleep",
       FOLDER: folder,
       LABEL,
@@ -498,7 +504,7 @@ Deno.test("Kubernetes access: a rotated service-account token is picked up, and 
 Deno.test("bad configuration exits 2 with every problem named, before touching the folder", async () => {
   const folder = await Deno.makeTempDir();
   try {
-    const r = await runSidecarToEnd(undefined, undefined, {
+    const r = await runSidecarToEnd(undefined, {
       FOLDER: join(folder, "out"),
       METHOD: "sometimes",
       RESOURCE: "pods",

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { insecureFetch } from "./insecure_fetch.ts";
+import { insecureFetch } from "../util/insecure_fetch.ts";
 
 /** How to reach and authenticate to one API server. */
 export interface KubeConnection {

@@ -33,8 +33,7 @@
  *
  * @module
  */
-import * as http from "node:http";
-import * as https from "node:https";
+import { insecureFetch } from "./insecure_fetch.ts";
 
 const REDIRECTS = [301, 302, 303, 307, 308];
 /** Headers that describe a body; they go when a redirect drops the body (Fetch standard). */
@@ -277,72 +276,30 @@ type Transport = (
 /** Marks a failure after the answer began, so the message can say the body was the problem. */
 class BodyFailure extends Error {}
 
-const fetchTransport: Transport = async (url, init, signal, want) => {
-  const res = await fetch(url, {
-    method: init.method,
-    headers: init.headers,
-    body: init.body ?? null,
-    redirect: "manual",
-    signal,
-  });
-  if (!want(res.status)) {
-    await res.body?.cancel();
-    return { status: res.status, headers: res.headers, body: undefined };
-  }
-  try {
-    return { status: res.status, headers: res.headers, body: await res.bytes() };
-  } catch (e) {
-    throw new BodyFailure("body", { cause: e });
-  }
-};
-
-const insecureTransport: Transport = (url, init, signal, want) =>
-  new Promise((resolve, reject) => {
-    const mod = url.protocol === "https:" ? https : http;
-    const req = mod.request(url, {
+/** Sends one hop with `send` (fetch, or {@linkcode insecureFetch}) and reads a wanted body. */
+function transport(send: (url: URL, init: RequestInit) => Promise<Response>): Transport {
+  return async (url, init, signal, want) => {
+    const res = await send(url, {
       method: init.method,
-      headers: Object.fromEntries(init.headers),
-      rejectUnauthorized: false,
-    }, (res) => {
-      const status = res.statusCode ?? 0;
-      const keep = want(status);
-      const chunks: Uint8Array[] = [];
-      let ended = false;
-      const failBody = (e: unknown) => fail(keep ? new BodyFailure("body", { cause: e }) : e);
-      res.on("data", (chunk: Uint8Array) => keep && chunks.push(chunk));
-      res.on("end", () => {
-        ended = true;
-        signal.removeEventListener("abort", onAbort);
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) {
-          for (const v of Array.isArray(value) ? value : [value ?? ""]) headers.append(name, v);
-        }
-        resolve({ status, headers, body: keep ? concat(chunks) : undefined });
-      });
-      res.on("error", failBody);
-      // A connection cut mid-body may close the response without an error event.
-      res.on("close", () => ended || failBody(new Error("connection closed before the end")));
+      headers: init.headers,
+      body: init.body ?? null,
+      redirect: "manual",
+      signal,
     });
-    const onAbort = () => req.destroy(signal.reason);
-    function fail(e: unknown) {
-      signal.removeEventListener("abort", onAbort);
-      reject(e);
+    if (!want(res.status)) {
+      await res.body?.cancel();
+      return { status: res.status, headers: res.headers, body: undefined };
     }
-    req.on("error", fail);
-    if (signal.aborted) return fail(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    req.end(init.body);
-  });
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+    try {
+      return { status: res.status, headers: res.headers, body: await res.bytes() };
+    } catch (e) {
+      throw new BodyFailure("body", { cause: e });
+    }
+  };
 }
+
+const fetchTransport = transport((url, init) => fetch(url, init));
+const insecureTransport = transport((url, init) => insecureFetch(url, init));
 
 function withoutUserinfo(url: URL): URL {
   const clean = new URL(url);

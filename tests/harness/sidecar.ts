@@ -52,7 +52,6 @@ export function startSidecar(
 
 /** Runs `main.ts` to completion (sleep mode, bad configuration) and returns code and output. */
 export async function runSidecarToEnd(
-  cluster: Cluster | undefined,
   pod: PodEnvironment | undefined,
   env: Record<string, string>,
   entry = MAIN,
@@ -64,7 +63,6 @@ export async function runSidecarToEnd(
     stdout: "piped",
     stderr: "piped",
   }).output();
-  void cluster;
   const dec = new TextDecoder();
   return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }
