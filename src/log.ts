@@ -48,6 +48,26 @@ export function redactUrl(url: string): string {
 }
 
 /**
+ * Replaces every occurrence of each non-empty `secrets` entry in `text` by `[redacted]`, and URL
+ * passwords by `***` ({@linkcode redactUrl}): for text a server sent back (an error page may
+ * echo the request's credentials) before it goes into a log line.
+ *
+ * @example
+ * ```ts
+ * import { redactSecrets } from "./log.ts";
+ * console.assert(redactSecrets("bad password hunter2", ["hunter2"]) === "bad password [redacted]");
+ * ```
+ */
+export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  // Longest first, so that a secret containing another is replaced whole.
+  const sorted = secrets.filter((s): s is string => s !== undefined && s !== "")
+    .sort((a, b) => b.length - a.length);
+  for (const s of sorted) out = out.replaceAll(s, REDACTED);
+  return redactUrl(out);
+}
+
+/**
  * Creates the root logger (category `["gsidecar"]`); `child("source", "configmap")` gives
  * `gsidecar.source.configmap`.
  *
