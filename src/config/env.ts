@@ -112,7 +112,6 @@ export function parseEnv(
   const folderAnnotationRoots = r.get(VARS.FOLDER_ANNOTATION_ROOTS);
 
   let resourceNames = checkResourceNames(r, r.get(VARS.RESOURCE_NAME), resources, namespaces);
-  const resourceNamesIgnoreLabel = compat && resourceNames.length > 0;
   if (compat && namespaces === "ALL" && resourceNames.length > 0) {
     r.ctx.warn(
       "RESOURCE_NAME is ignored with NAMESPACE=ALL under COMPAT=kiwigrid, as kiwigrid ignores it: " +
@@ -120,6 +119,7 @@ export function parseEnv(
     );
     resourceNames = [];
   }
+  const resourceNamesIgnoreLabel = compat && resourceNames.length > 0;
 
   const script = r.get(VARS.SCRIPT);
   const ignoreAlreadyProcessed = r.get(VARS.IGNORE_ALREADY_PROCESSED);
