@@ -46,7 +46,8 @@ export interface HealthServer {
  *
  * Without a hostname it listens on `::`, which on Linux takes IPv4 as well unless
  * `net.ipv6.bindv6only` is set; `0.0.0.0` on the same port is tried too, so IPv4 is served in
- * that case as well. Where IPv6 is unavailable it listens on `0.0.0.0` alone.
+ * that case as well. Where IPv6 is unavailable it listens on `0.0.0.0` alone. `serve` is
+ * `Deno.serve` (replaceable for a test of that fallback).
  *
  * @example
  * ```ts
@@ -65,10 +66,11 @@ export function serveHealth(
   addr: HealthAddress,
   state: HealthState,
   reports: HealthReports,
+  serve: typeof Deno.serve = Deno.serve,
 ): HealthServer {
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   const listen = (hostname: string, port: number) => {
-    const server = Deno.serve({ hostname, port, onListen() {} }, (req) => answer(req, state));
+    const server = serve({ hostname, port, onListen() {} }, (req) => answer(req, state));
     servers.push(server);
     reports.onListen(server.addr);
     return server;
@@ -98,10 +100,11 @@ export function serveHealth(
     }
   } else {
     let v6: Deno.HttpServer<Deno.NetAddr> | undefined;
+    let v6Error: unknown;
     try {
       v6 = listen("::", addr.port);
     } catch (e) {
-      if (e instanceof Deno.errors.AddrInUse) fail("::", e);
+      v6Error = e;
     }
     if (v6 !== undefined) {
       // With net.ipv6.bindv6only=1, `::` leaves IPv4 free: take it too. Usually it is in use
@@ -111,7 +114,10 @@ export function serveHealth(
       } catch {
         // dual-stack already
       }
-    } else if (servers.length === 0) {
+    } else if (v6Error instanceof Deno.errors.AddrInUse) {
+      fail("::", v6Error);
+    } else {
+      // No IPv6 on this machine.
       try {
         listen("0.0.0.0", addr.port);
       } catch (e) {

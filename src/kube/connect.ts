@@ -170,15 +170,17 @@ async function fromKubeconfig(
     }
     const one = new KubeConfig();
     try {
-      one.loadFromString(text);
-      one.makePathsAbsolute(dirname(path));
       const doc = parse(text) as { users?: { name?: unknown; user?: Record<string, unknown> }[] };
       // The first file that defines a user wins, as in kubectl's merge.
       for (const u of Array.isArray(doc?.users) ? doc.users : []) {
         if (typeof u?.name === "string" && !rawUsers.has(u.name)) {
           rawUsers.set(u.name, { dir: dirname(path), ...(u.user ?? {}) });
         }
+        // client-node would read `token-file` once, relative to the working directory.
+        if (u?.user) delete u.user["token-file"];
       }
+      one.loadFromString(JSON.stringify(doc));
+      one.makePathsAbsolute(dirname(path));
     } catch (e) {
       throw new KubeConfigError(
         `${named(file)}: not a valid kubeconfig: ${e instanceof Error ? e.message : String(e)}`,
@@ -231,8 +233,6 @@ async function fromKubeconfig(
       );
     }
     connection.token = rotatingToken(path);
-    // client-node read `token-file` once at load; the rotating reader replaces it.
-    (user as { token?: string | undefined }).token = undefined;
   }
   const exec = user?.exec as { command?: unknown } | undefined;
   if (

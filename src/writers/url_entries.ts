@@ -141,11 +141,7 @@ export async function resolveUrlEntries(
 function safeUrl(raw: string): string {
   try {
     const u = new URL(raw);
-    u.username = "";
-    u.password = "";
-    if (u.search) u.search = "?…";
-    u.hash = "";
-    return u.href;
+    return `${u.origin}${u.pathname}${u.search ? "?…" : ""}`;
   } catch {
     return "(not a URL)";
   }
