@@ -67,3 +67,14 @@ Deno.test("every declaration has a description and names itself once", () => {
     assert.ok(!v.description.includes("\n"), v.name);
   }
 });
+
+Deno.test("the README's COMPAT=kiwigrid table names only declared variables", async () => {
+  const rows = tableAfter(await Deno.readTextFile(README), "## COMPAT=kiwigrid");
+  const declared = new Set(ALL_VARS.map((v) => v.name));
+  const named = rows.flatMap((r) => [...r[0]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!));
+  assert.ok(named.length > 15, named.join());
+  for (const name of named) assert.ok(declared.has(name), `${name} is declared`);
+  for (const v of ALL_VARS.filter((v) => v.compat !== undefined)) {
+    assert.ok(named.includes(v.name), `${v.name} changes under COMPAT, so the table has a row`);
+  }
+});
