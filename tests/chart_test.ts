@@ -124,7 +124,20 @@ Deno.test("the Grafana chart's sidecars with COMPAT=kiwigrid added", async (t) =
   await t.step("init containers with METHOD=LIST write their files and exit 0", async () => {
     for (const name of ["init-sc-alerts", "init-sc-datasources-10.1.2"]) {
       const { proc, folder } = await start(name);
-      const status = await proc.wait();
+      // Bounded: an init container that never exits is the failure this step exists for.
+      let timer: number | undefined;
+      const status = await Promise.race([
+        proc.wait(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`${name} still running:\n${proc.output}`)),
+            60_000,
+          );
+        }),
+      ]).finally(async () => {
+        clearTimeout(timer);
+        await proc.stop();
+      });
       assert.equal(status.code, 0, `${name}:\n${proc.output}`);
       const expected = name === "init-sc-alerts"
         ? { file: "alerts.yaml", text: alert }
