@@ -125,7 +125,7 @@ Deno.test("the Grafana chart's sidecars with COMPAT=kiwigrid added", async (t) =
     for (const name of ["init-sc-alerts", "init-sc-datasources-10.1.2"]) {
       const { proc, folder } = await start(name);
       // Bounded: an init container that never exits is the failure this step exists for.
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const status = await Promise.race([
         proc.wait(),
         new Promise<never>((_, reject) => {
