@@ -67,7 +67,7 @@ Deno.test("yaml-file writer refuses duplicate keys and unresolved aliases, witho
   assert.match(alias, /^not valid YAML at line 2, column 4: an alias refers to an anchor/);
   assert.ok(!alias.includes("nowhere"), alias);
   // Messages of the parser that quote the offending token or directive.
-  for (const text of ["a: 1\n] s3cret\n", "a: @s3cret\n", "a: \"\\q s3cret\"\n"]) {
+  for (const text of ["a: 1\n] s3cret\n", "a: @s3cret\n", 'a: "\\q s3cret"\n']) {
     const problem = yamlProblem(text) ?? "";
     assert.match(problem, /^not valid YAML at line \d+, column \d+: [a-z -]+$/, problem);
     assert.ok(!problem.includes("s3cret"), problem);
