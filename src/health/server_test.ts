@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { type HealthServer, type HealthState, serveHealth } from "./server.ts";
 
-const state: HealthState = { ready: () => true, problems: () => [], metrics: () => "" };
+const state: HealthState = {
+  ready: () => true,
+  notReady: () => [],
+  problems: () => [],
+  metrics: () => "",
+};
 
 function recording() {
   const listened: Deno.NetAddr[] = [];
@@ -100,6 +105,7 @@ Deno.test("serveHealth() answers /healthz 503 with the problems and /readyz 503 
   let ready = false;
   const server = serveHealth({ hostname: "127.0.0.1", port: 0 }, {
     ready: () => ready,
+    notReady: () => ready ? [] : ["configmap@ns: cannot list: 403"],
     problems: () => ready ? [] : ["initial sync not written yet"],
     metrics: () => "m 1\n",
   }, recording().reports);
@@ -108,7 +114,12 @@ Deno.test("serveHealth() answers /healthz 503 with the problems and /readyz 503 
     const health = await fetch(`${base}/healthz`);
     assert.equal(health.status, 503);
     assert.equal(await health.text(), "initial sync not written yet\n");
-    assert.equal(await status(`${base}/readyz`), 503);
+    const readyz = await fetch(`${base}/readyz`);
+    assert.equal(readyz.status, 503);
+    assert.equal(
+      await readyz.text(),
+      "initial sync not written yet\nconfigmap@ns: cannot list: 403\n",
+    );
     ready = true;
     assert.equal(await status(`${base}/healthz`), 200);
     assert.equal(await status(`${base}/readyz`), 200);

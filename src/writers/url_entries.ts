@@ -13,7 +13,7 @@ import type { DownloadOptions } from "../config/types.ts";
 import { redactSecrets } from "../log.ts";
 import type { Change, ChangeSet } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
-import { sleep } from "../source/scope_watcher.ts";
+import { sleep } from "../util/clock.ts";
 import {
   basicAuthorization,
   type CredentialEncoding,
