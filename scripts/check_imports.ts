@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a command-line check reporting to a person
 /**
  * Fails when folders import each other in a cycle: imports must point one way (source →
  * reconciler → writers → notifiers, with util, model and the public plugin API at the bottom).
