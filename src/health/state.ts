@@ -122,6 +122,12 @@ function metrics({ watchers, reconciler, pipeline, dispatcher, store }: SidecarP
       samples: perScope((w) => w.lastActivity / 1000),
     },
     {
+      name: "gsidecar_sync_pending",
+      help: "1 while changes wait or are being written.",
+      type: "gauge",
+      samples: [{ value: reconciler.busy ? 1 : 0 }],
+    },
+    {
       name: "gsidecar_change_sets_total",
       help: "Change sets applied.",
       type: "counter",
@@ -174,6 +180,15 @@ function metrics({ watchers, reconciler, pipeline, dispatcher, store }: SidecarP
       help: "Syncs of the ownership record to disk.",
       type: "counter",
       samples: [{ value: store.stats.journalSyncs }],
+    },
+    {
+      name: "gsidecar_notification_pending",
+      help: "1 while a notification waits for a quiet moment, is sent or waits to be retried.",
+      type: "gauge",
+      samples: notify.map(([instance]) => ({
+        labels: { instance },
+        value: dispatcher.busy().includes(instance) ? 1 : 0,
+      })),
     },
     {
       name: "gsidecar_notifications_total",

@@ -77,7 +77,7 @@ export interface NotifyDispatcherOptions {
   random?: (() => number) | undefined;
   /** A lane waits until no change set arrived for this long before it notifies (default 250). */
   quietMs?: number | undefined;
-  /** …but never longer than this after the first pending change set (default 2000). */
+  /** …but never longer than this after the first pending change set (default 5000). */
   maxDelayMs?: number | undefined;
   /** Time for the quiet window; the system clock by default. */
   clock?: Clock | undefined;
@@ -296,7 +296,7 @@ export class NotifyDispatcher {
     this.#sleep = opts.sleep ?? ((ms, signal) => sleep(ms, signal, this.#clock));
     this.#random = opts.random ?? (() => this.#clock.random());
     this.#quietMs = opts.quietMs ?? 250;
-    this.#maxDelayMs = opts.maxDelayMs ?? 2000;
+    this.#maxDelayMs = opts.maxDelayMs ?? 5000;
     this.#callSignal = AbortSignal.any([opts.signal, this.#stop.signal]);
     this.#waitSignal = AbortSignal.any([opts.signal, this.#closing.signal]);
   }
@@ -367,6 +367,19 @@ export class NotifyDispatcher {
    */
   stats(): Record<string, NotifierStats> {
     return Object.fromEntries(this.#lanes.map((lane) => [lane.slot.instance, { ...lane.stats }]));
+  }
+
+  /**
+   * Instances with a notification waiting for its quiet window, in flight or waiting to be
+   * retried: once none is, no notification comes without a new change.
+   *
+   * @example
+   * ```ts ignore
+   * if (dispatcher.busy().length === 0) console.log("quiet");
+   * ```
+   */
+  busy(): string[] {
+    return this.#lanes.filter((lane) => lane.running || lane.pending).map((l) => l.slot.instance);
   }
 
   /**

@@ -168,6 +168,11 @@ export class Reconciler implements SourceHandler {
     this.#schedule();
   }
 
+  /** True while changes wait or a step is being written. */
+  get busy(): boolean {
+    return this.#busy();
+  }
+
   /** Resolves when nothing is pending and no step is being applied. */
   idle(): Promise<void> {
     if (!this.#busy()) return Promise.resolve();
