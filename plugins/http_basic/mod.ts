@@ -27,7 +27,7 @@
  * @module
  */
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
-import { redactSecrets } from "../../src/log.ts";
+import { redactSecrets } from "../../src/util/redact.ts";
 import { defineNotifier, type Notifier, NotifyError } from "../../src/plugin/contract.ts";
 import * as s from "../../src/plugin/schema.ts";
 import { basicAuthorization, readSecretFile, SecretFileError } from "../../src/util/credentials.ts";

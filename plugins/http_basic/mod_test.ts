@@ -209,7 +209,10 @@ Deno.test("http-basic does not retry a 401", async () => {
 });
 
 Deno.test("http-basic retries a 503 only with enable5xx", async () => {
-  const { server, received, url } = receiver(() => new Response("busy", { status: 503 }));
+  let answers: number[] = [];
+  const { server, received, url } = receiver(() =>
+    new Response("busy", { status: answers.shift() ?? 503 })
+  );
   const { logger } = recordingLogger();
   try {
     const plain = await create({ url, retryTotal: 2 }, logger);
@@ -218,7 +221,10 @@ Deno.test("http-basic retries a 503 only with enable5xx", async () => {
     assert.equal((await notifyError(retrying)).retryable, true);
     received.length = 0;
 
+    // Two 503s, then the endpoint recovers: 1 call without enable5xx, 3 with it.
+    answers = [503, 503, 200];
     for (const [notifier, calls] of [[plain, 1], [retrying, 3]] as const) {
+      answers = [503, 503, 200];
       const dispatcher = dispatch(notifier, logger);
       dispatcher.submit(changeSet, result);
       await dispatcher.idle();
@@ -346,9 +352,17 @@ Deno.test("http-basic error messages never contain the password", async () => {
       url: `http://admin:${PASSWORD}@127.0.0.1:${await closedPort()}/`,
       retryTotal: 1,
     }, logger);
-    const dispatcher = dispatch(down, logger);
+    // Past its retries the dispatcher keeps trying: wait for the error it logs then, not for idle.
+    let sleeps = 0;
+    let exhausted = () => {};
+    const logged = new Promise<void>((r) => exhausted = r);
+    const dispatcher = dispatch(down, logger, () => {
+      if (++sleeps >= 2) exhausted();
+      return sleeps > 2 ? new Promise(() => {}) : Promise.resolve();
+    });
     dispatcher.submit(changeSet, result);
-    await dispatcher.idle();
+    await logged;
+    await waitFor(() => records.some((l) => l.level === "error"));
     const lastError = dispatcher.stats()["http-basic#0"]!.lastError ?? "";
     assert.match(lastError, /failed/);
     assert.ok(!lastError.includes(PASSWORD));
@@ -518,3 +532,12 @@ Deno.test("http-basic encodes credentials as authEncoding says and refuses what 
   assert.ok(!error.message.includes("pässword"));
   assert.equal(r.received.length, 2);
 });
+
+/** Polls `check` every 10 ms until it holds (a deadline only bounds a broken build). */
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail("condition not reached");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

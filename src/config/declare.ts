@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { redactUrl } from "../log.ts";
+import { redactUrl } from "../util/redact.ts";
 import { Invalid } from "./parsers.ts";
 
 /** What a parser or default may consult, and where it reports. */

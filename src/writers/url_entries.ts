@@ -10,7 +10,7 @@
  * @module
  */
 import type { DownloadOptions } from "../config/types.ts";
-import { redactSecrets } from "../log.ts";
+import { redactSecrets } from "../util/redact.ts";
 import type { Change, ChangeSet } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { sleep } from "../util/clock.ts";
