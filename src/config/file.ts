@@ -30,6 +30,7 @@
  */
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import type { Config } from "./types.ts";
+import { loadYaml } from "../util/load_yaml.ts";
 
 /** One plugin instance as declared in the configuration. */
 export interface PluginInstanceSpec {
@@ -208,7 +209,7 @@ type Parsed = { ok: true; value: unknown } | { ok: false; errors: string[] };
 
 async function parseYaml(text: string, display: string): Promise<Parsed> {
   // Loaded only when a config file is used: the environment-only path stays lighter.
-  const { parseDocument } = await import("yaml");
+  const { parseDocument } = await loadYaml();
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {

@@ -16,6 +16,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { SERVICE_ACCOUNT_DIR as SA_DIR } from "../config/vars.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import type { KubeConnection } from "./client.ts";
+import { loadYaml } from "../util/load_yaml.ts";
 
 /**
  * Where the kubelet mounts the service-account token, CA and namespace.
@@ -153,7 +154,7 @@ async function fromKubeconfig(
   kubeconfigVar: string | undefined,
 ): Promise<ResolvedConnection> {
   const { KubeConfig } = await import("@kubernetes/client-node");
-  const { parse } = await import("yaml");
+  const { parse } = await loadYaml();
   const named = (file: { path: string; fromEnv: boolean }) =>
     file.fromEnv ? `KUBECONFIG=${JSON.stringify(kubeconfigVar)}: ${file.path}` : file.path;
   const rawUsers = new Map<string, RawUser>();
