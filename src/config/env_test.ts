@@ -477,6 +477,11 @@ Deno.test("parseEnv() reads HEALTH_HOST and HEALTH_PORT, keeping port 0", () => 
   for (const bad of ["65536", "-1", "80.5", "http"]) {
     oneError({ HEALTH_PORT: bad }, `HEALTH_PORT=${JSON.stringify(bad)}`, "65535");
   }
+  assert.equal(ok({}).healthHost, undefined, "unset: dual-stack");
+  assert.equal(ok({ HEALTH_HOST: "[::1]" }).healthHost, "::1");
+  for (const bad of ["not a host", "300.1.1.1", "::g", "http://x"]) {
+    oneError({ HEALTH_HOST: bad }, `HEALTH_HOST=${JSON.stringify(bad)}`);
+  }
 });
 
 Deno.test("parseEnv() reads LOG_LEVEL and LOG_FORMAT case-insensitively", () => {
