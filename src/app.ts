@@ -75,6 +75,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   const store = await FileStore.open({
     folder: config.folder,
     allowedRoots: config.folderAnnotationRoots,
+    stateDir: config.stateDir,
     logger: logger.child("sink"),
   });
 
