@@ -88,6 +88,8 @@ export interface SidecarOptions {
   env?: Record<string, string>;
   /** `DENO_V8_FLAGS`; {@linkcode SHIPPED_V8_FLAGS} by default, "" for none. */
   v8Flags?: string;
+  /** Program to run instead of `main.ts` (e.g. the bundle's entry). */
+  entry?: string;
 }
 
 /** The control plane with one namespace of bench objects and a reader service account. */
@@ -149,7 +151,7 @@ export class World implements AsyncDisposable {
     };
     const startedAt = Date.now();
     const startedPerf = performance.now();
-    const proc = startSidecar(this.cluster, this.pod, env, opts.name);
+    const proc = startSidecar(this.cluster, this.pod, env, opts.name, opts.entry);
     let exited = false;
     proc.wait().then(() => exited = true);
     const failure = (what: string) =>
@@ -243,6 +245,31 @@ export function parseMetrics(text: string): Map<string, number> {
 export function metricSum(metrics: Map<string, number>, name: string): number {
   let sum = 0;
   for (const [k, v] of metrics) if (k === name || k.startsWith(`${name}{`)) sum += v;
+  return sum;
+}
+
+/**
+ * How many `verb` requests on `resource` the API server has answered so far, by its own
+ * `apiserver_request_total` (all codes and scopes). Only the API server's view: a request it
+ * never received is not counted.
+ *
+ * @example
+ * ```ts ignore
+ * const lists = await apiserverRequests(cluster, "configmaps", "LIST");
+ * ```
+ */
+export async function apiserverRequests(
+  cluster: Cluster,
+  resource: string,
+  verb: string,
+): Promise<number> {
+  const text = await cluster.admin.request<string>("GET", "/metrics");
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    if (!line.includes(`resource="${resource}"`) || !line.includes(`verb="${verb}"`)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
   return sum;
 }
 

@@ -1,0 +1,86 @@
+/**
+ * Notifications per burst: 300 objects changed at once → reload requests at the application.
+ *
+ *   deno run -A bench/burst.ts [--objects=300]
+ *
+ * The sidecar, as its own process with a least-privilege token, syncs N labelled ConfigMaps and
+ * notifies a local receiver (`REQ_URL`, `REQ_METHOD=POST`, whose default body lists the files
+ * written). After the initial notification, all N objects are patched concurrently. The count is
+ * taken once everything is written and told: every file of the burst holds its new content, the
+ * notifications received since the burst name every one of those files (so no change set is left
+ * to notify), and the sidecar's `gsidecar_notifications_total` equals the requests received (none
+ * in flight). Target: ≤ 2 notifications.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Receiver } from "../tests/harness/sidecar.ts";
+import { print, Report } from "./lib/report.ts";
+import { jsonPayload, metricSum, objectData, sleep, startWorld } from "./lib/world.ts";
+
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: { objects: { type: "string", default: "300" } },
+});
+const N = Number(args.objects);
+
+/** Polls `check` every 10 ms until it holds; fails with `what` after `timeoutMs`. */
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached after ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+const report = new Report(`notifications per burst (${N} objects changed at once)`);
+await using world = await startWorld();
+await using receiver = new Receiver();
+await world.createObjects(0, N);
+const sidecar = await world.sidecar({
+  name: "burst",
+  env: { REQ_URL: `${receiver.url}/reload`, REQ_METHOD: "POST" },
+});
+await sidecar.waitFiles(2 * N);
+await until(() => receiver.requests.length >= 1, "initial notification");
+const before = receiver.requests.length;
+print(`synced; ${before} notification(s) for the initial sync`);
+
+const burstFiles = new Set<string>();
+for (let i = 0; i < N; i++) {
+  for (const key of Object.keys(objectData(i, 1))) burstFiles.add(join(sidecar.folder, key));
+}
+// Every request is sent before any answer is awaited: the API server sees them at once.
+await Promise.all(Array.from({ length: N }, (_, i) => world.update(i, 1)));
+print(`${N} objects patched`);
+await until(() => {
+  for (let i = 0; i < N; i++) {
+    const text = Deno.readTextFileSync(join(sidecar.folder, `j-${i}.json`));
+    if (text !== jsonPayload(i, 1)) return false;
+  }
+  return true;
+}, "every file of the burst written");
+await until(() => {
+  const told = new Set<string>();
+  for (const r of receiver.requests.slice(before)) {
+    for (const path of (JSON.parse(r.body).written ?? []) as string[]) told.add(path);
+  }
+  return [...burstFiles].every((f) => told.has(f));
+}, "notifications naming every file of the burst");
+await until(
+  async () =>
+    metricSum(await sidecar.metrics(), "gsidecar_notifications_total") ===
+      receiver.requests.length,
+  "gsidecar_notifications_total equal to the requests received",
+);
+const count = receiver.requests.length - before;
+report.figure("reload requests after the burst", count, "", { max: 2 }, 0);
+report.note(
+  `Receiver: ${before} request(s) for the initial sync, then ${count}; ` +
+    `files per notification after the burst: ${
+      receiver.requests.slice(before).map((r) => JSON.parse(r.body).written?.length ?? "?")
+        .join(", ")
+    }.`,
+);
+await report.finish();
