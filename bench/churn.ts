@@ -153,9 +153,9 @@ for (let s = 0;; s++) {
     print(
       `${minute.toFixed(1).padStart(5)} min ${variant.name.padEnd(10)} RSS ${
         sample.rss.toFixed(1)
-      } MiB (arenas ${b.arenas.toFixed(1)}, brk ${b.brk.toFixed(1)}, other anon ${
-        b.otherAnon.toFixed(1)
-      }, file ${
+      } MiB (arenas ${b.arenas.toFixed(1)}, brk ${b.brk.toFixed(1)}, JIT code ${
+        b.jitCode.toFixed(1)
+      }, other anon ${b.otherAnon.toFixed(1)}, file ${
         b.file.toFixed(1)
       }) heap ${sample.heapUsed}/${sample.heapCommitted} MiB, ${sample.threads} threads, CPU ${
         sample.cpu.toFixed(1)
@@ -195,7 +195,9 @@ for (const { variant } of running) {
     `${variant.name}: RSS ${first.rss.toFixed(1)} → ${end.rss.toFixed(1)} MiB; growth by kind: ` +
       `glibc arenas ${grew((s) => s.breakdown.arenas)}, brk heap ${
         grew((s) => s.breakdown.brk)
-      }, other anonymous (V8, stacks) ${grew((s) => s.breakdown.otherAnon)}, file-backed ${
+      }, V8 JIT code ${grew((s) => s.breakdown.jitCode)}, other anonymous (V8 heap, stacks) ${
+        grew((s) => s.breakdown.otherAnon)
+      }, file-backed ${
         grew((s) => s.breakdown.file)
       } MiB; V8 heap after last GC ${first.heapUsed} → ${end.heapUsed} MiB used, ${first.heapCommitted} → ${end.heapCommitted} MiB committed; threads ${first.threads} → ${end.threads}`,
   );

@@ -77,7 +77,9 @@ export interface MemoryBreakdown {
    * malloc arenas (`HEAP_MAX_SIZE` on 64-bit).
    */
   arenas: number;
-  /** The other anonymous mappings: V8's heap and code space, thread stacks, large mallocs. */
+  /** Anonymous executable mappings: V8's code space (JIT-compiled code). */
+  jitCode: number;
+  /** The other anonymous mappings: V8's heap pages, thread stacks, large mallocs. */
   otherAnon: number;
   /** Resident pages of the `deno` executable itself. */
   binary: number;
@@ -95,7 +97,7 @@ export interface Mapping {
 }
 
 /**
- * Parses `/proc/<pid>/smaps` into its mappings.
+ * The mappings of `/proc/<pid>/smaps`.
  *
  * @example
  * ```ts
@@ -104,7 +106,20 @@ export interface Mapping {
  * ```
  */
 export function mappings(pid: number): Mapping[] {
-  const text = Deno.readTextFileSync(`/proc/${pid}/smaps`);
+  return parseSmaps(Deno.readTextFileSync(`/proc/${pid}/smaps`));
+}
+
+/**
+ * Parses the text of an `smaps` file into its mappings.
+ *
+ * @example
+ * ```ts
+ * import { parseSmaps } from "./procfs.ts";
+ * const [m] = parseSmaps("7f0000000000-7f0000021000 rw-p 00000000 00:00 0 \nRss: 132 kB\n");
+ * console.assert(m!.rssKiB === 132 && m!.name === "");
+ * ```
+ */
+export function parseSmaps(text: string): Mapping[] {
   const out: Mapping[] = [];
   let current: Mapping | undefined;
   for (const line of text.split("\n")) {
@@ -139,9 +154,21 @@ const ARENA = 64 * 1024 * 1024;
  * ```
  */
 export function memoryBreakdown(pid: number): MemoryBreakdown {
-  const maps = mappings(pid);
-  const exe = Deno.readLinkSync(`/proc/${pid}/exe`);
-  let anon = 0, file = 0, brk = 0, arenas = 0, binary = 0;
+  return breakdownOf(mappings(pid), Deno.readLinkSync(`/proc/${pid}/exe`));
+}
+
+/**
+ * {@linkcode memoryBreakdown} of parsed mappings; `exe` is the path of the program's binary.
+ *
+ * @example
+ * ```ts
+ * import { breakdownOf, parseSmaps } from "./procfs.ts";
+ * const maps = parseSmaps("7f0000000000-7f0000021000 rw-p 00000000 00:00 0 \nRss: 132 kB\n");
+ * console.assert(breakdownOf(maps, "/bin/deno").arenas * 1024 === 132);
+ * ```
+ */
+export function breakdownOf(maps: Mapping[], exe: string): MemoryBreakdown {
+  let anon = 0, file = 0, brk = 0, arenas = 0, binary = 0, jit = 0;
   // A glibc arena is one 64 MiB-aligned reservation: a read-write part followed by `---p` rest.
   const arenaStarts = new Set<number>();
   for (let i = 0; i < maps.length; i++) {
@@ -160,6 +187,7 @@ export function memoryBreakdown(pid: number): MemoryBreakdown {
     if (m.name === "" || m.name === "[heap]" || m.name.startsWith("[stack")) {
       anon += kib;
       if (m.name === "[heap]") brk += kib;
+      if (m.name === "" && m.perms.includes("x")) jit += kib;
       if (arenaStarts.has(m.start)) arenaBase = m.start;
       if (m.name === "" && arenaBase >= 0 && m.start < arenaBase + ARENA) arenas += kib;
       else arenaBase = -1;
@@ -175,7 +203,8 @@ export function memoryBreakdown(pid: number): MemoryBreakdown {
     file: mib(file),
     brk: mib(brk),
     arenas: mib(arenas),
-    otherAnon: mib(anon - brk - arenas),
+    jitCode: mib(jit),
+    otherAnon: mib(anon - brk - arenas - jit),
     binary: mib(binary),
   };
 }
