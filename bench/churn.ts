@@ -67,19 +67,24 @@ interface Sample {
   heapUsed: number;
   heapCommitted: number;
   gcs: number;
+  /** How many of them were full (Mark-Compact) collections. */
+  majorGcs: number;
 }
 
 /** The last `--trace-gc` line: `… ms: Scavenge 4.1 (5.6) -> 3.5 (6.6) MB, …`. */
-function lastGc(output: string): { used: number; committed: number; count: number } {
+function lastGc(
+  output: string,
+): { used: number; committed: number; count: number; major: number } {
   const re =
     /ms: (?:Scavenge|Mark-Compact|Minor Mark-Sweep|Mark-Sweep)[^\n]*?-> ([\d.]+) \(([\d.]+)\) MB/g;
-  let used = NaN, committed = NaN, count = 0;
+  let used = NaN, committed = NaN, count = 0, major = 0;
   for (const m of output.matchAll(re)) {
     used = Number(m[1]);
     committed = Number(m[2]);
     count++;
+    if (m[0].includes("Mark-Compact")) major++;
   }
-  return { used, committed, count };
+  return { used, committed, count, major };
 }
 
 const report = new Report(`churn (${RATE} updates/s over ${OBJECTS} objects, ${MINUTES} min)`);
@@ -136,6 +141,7 @@ for (let s = 0;; s++) {
       heapUsed: gc.used,
       heapCommitted: gc.committed,
       gcs: gc.count,
+      majorGcs: gc.major,
     };
     samples.push(sample);
     if (args.out) {
@@ -157,7 +163,7 @@ for (let s = 0;; s++) {
         b.jitCode.toFixed(1)
       }, other anon ${b.otherAnon.toFixed(1)}, file ${
         b.file.toFixed(1)
-      }) heap ${sample.heapUsed}/${sample.heapCommitted} MiB, ${sample.threads} threads, CPU ${
+      }) heap ${sample.heapUsed}/${sample.heapCommitted} MiB, ${sample.majorGcs} full GCs, ${sample.threads} threads, CPU ${
         sample.cpu.toFixed(1)
       } s`,
     );
