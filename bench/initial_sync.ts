@@ -12,7 +12,8 @@
  *   was written, independent of how often this benchmark looks);
  * - the sidecar's CPU time (utime + stime from `/proc/<pid>/stat`) once the last file is there;
  * - the list requests the API server answered for it (`apiserver_request_total`, LIST on
- *   configmaps, one per page) and the sidecar's own `gsidecar_lists_total`.
+ *   configmaps, one per page) and the sidecar's own `gsidecar_lists_total`; the ownership
+ *   record's syncs to disk (`gsidecar_journal_syncs_total`) where the sidecar counts them.
  *
  * Targets: 1000 objects ≤ 0.4 s and ≤ 0.5 s CPU; 10,000 objects ≤ 4 s.
  *
@@ -81,6 +82,10 @@ for (const n of SIZES) {
     undefined,
     0,
   );
+  if (metrics.has("gsidecar_journal_syncs_total")) {
+    const syncs = metricSum(metrics, "gsidecar_journal_syncs_total");
+    report.figure(`${n} objects: journal syncs`, syncs, "", undefined, 0);
+  }
   if (files !== 2 * n) throw new Error(`${files} files for ${n} objects`);
 }
 report.note(
