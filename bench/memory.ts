@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import { bundleSidecar, runSidecarToEnd } from "../tests/harness/sidecar.ts";
 import { print, Report } from "./lib/report.ts";
-import { rss } from "./lib/procfs.ts";
+import { memoryBreakdown, rss } from "./lib/procfs.ts";
 import { type SidecarOptions, sleep, startWorld } from "./lib/world.ts";
 
 const { values: args } = parseArgs({
@@ -105,12 +105,21 @@ for (const n of SIZES) {
     await sidecar.waitFiles(2 * n);
     await sleep(2000);
     const m = rss(sidecar.proc.pid);
+    const b = memoryBreakdown(sidecar.proc.pid);
     await sidecar.proc.stop();
     const shipped = variant.name === "shipped";
     const label = shipped ? `${n} objects` : `${n} objects, ${variant.name}`;
     const target = shipped && TARGET[n] !== undefined ? { max: TARGET[n] } : undefined;
     report.figure(`${label}: RSS synced`, m.rss, "MiB", target);
     report.figure(`${label}: peak RSS (VmHWM)`, m.hwm, "MiB");
+    if (shipped) {
+      report.note(
+        `${n} objects: resident ${b.rss.toFixed(1)} MiB = file-backed ${b.file.toFixed(1)} ` +
+          `(deno binary ${b.binary.toFixed(1)}) + glibc brk heap ${b.brk.toFixed(1)} + glibc ` +
+          `thread arenas ${b.arenas.toFixed(1)} + V8 JIT code ${b.jitCode.toFixed(1)} + other ` +
+          `anonymous (V8 heap, stacks) ${b.otherAnon.toFixed(1)}`,
+      );
+    }
   }
 }
 report.note(

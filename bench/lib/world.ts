@@ -291,23 +291,24 @@ export async function countFiles(dir: string): Promise<number> {
 }
 
 /**
- * The newest modification time (ms since the epoch) of the files (not dotfiles) in `dir`: when
- * the last of them was written, whenever it is looked at.
+ * The oldest and newest modification times (ms since the epoch) of the files (not dotfiles) in
+ * `dir`: when the first and the last of them were written, whenever they are looked at.
  *
  * @example
  * ```ts
- * import { newestMtime } from "./world.ts";
- * console.assert(Number.isNaN(await newestMtime(await Deno.makeTempDir())));
+ * import { mtimeRange } from "./world.ts";
+ * console.assert(Number.isNaN((await mtimeRange(await Deno.makeTempDir())).newest));
  * ```
  */
-export async function newestMtime(dir: string): Promise<number> {
-  let newest = NaN;
+export async function mtimeRange(dir: string): Promise<{ oldest: number; newest: number }> {
+  let oldest = NaN, newest = NaN;
   for await (const e of Deno.readDir(dir)) {
     if (e.name.startsWith(".")) continue;
     const t = (await Deno.stat(join(dir, e.name))).mtime?.getTime() ?? NaN;
     if (!(t <= newest)) newest = t;
+    if (!(t >= oldest)) oldest = t;
   }
-  return newest;
+  return { oldest, newest };
 }
 
 /**
