@@ -71,12 +71,13 @@ interface Sample {
   majorGcs: number;
 }
 
-/** The last `--trace-gc` line: `… ms: Scavenge 4.1 (5.6) -> 3.5 (6.6) MB, …`. */
+/** The last `--trace-gc` line (`… ms: Scavenge 4.1 (5.6) -> 3.5 (6.6) MB, …`) and counts. */
 function lastGc(
   output: string,
 ): { used: number; committed: number; count: number; major: number } {
+  // "Scavenge", "Minor Mark-Sweep", "Mark-Compact", "Incremental Mark-Compact"…
   const re =
-    /ms: (?:Scavenge|Mark-Compact|Minor Mark-Sweep|Mark-Sweep)[^\n]*?-> ([\d.]+) \(([\d.]+)\) MB/g;
+    /ms: [A-Za-z ]*?(?:Scavenge|Mark-Sweep|Mark-Compact)[^\n]*?-> ([\d.]+) \(([\d.]+)\) MB/g;
   let used = NaN, committed = NaN, count = 0, major = 0;
   for (const m of output.matchAll(re)) {
     used = Number(m[1]);
