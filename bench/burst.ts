@@ -52,8 +52,17 @@ const burstFiles = new Set<string>();
 for (let i = 0; i < N; i++) {
   for (const key of Object.keys(objectData(i, 1))) burstFiles.add(join(sidecar.folder, key));
 }
+// When each notification arrived, to within 5 ms (the receiver does not time requests).
+const burstStart = Date.now();
+const arrivals: number[] = [];
+const timer = setInterval(() => {
+  while (before + arrivals.length < receiver.requests.length) {
+    arrivals.push(Date.now() - burstStart);
+  }
+}, 5);
 // Every request is sent before any answer is awaited: the API server sees them at once.
 await Promise.all(Array.from({ length: N }, (_, i) => world.update(i, 1)));
+const patched = Date.now() - burstStart;
 print(`${N} objects patched`);
 await until(() => {
   for (let i = 0; i < N; i++) {
@@ -76,13 +85,21 @@ await until(async () => {
   return metricSum(m, "gsidecar_notifications_total") === receiver.requests.length &&
     metricSum(m, "gsidecar_notification_pending") === 0;
 }, "no notification pending, gsidecar_notifications_total equal to the requests received");
+clearInterval(timer);
 const count = receiver.requests.length - before;
+let first = Infinity, last = -Infinity;
+for (const path of burstFiles) {
+  const t = (await Deno.stat(path)).mtime!.getTime() - burstStart;
+  first = Math.min(first, t);
+  last = Math.max(last, t);
+}
 report.figure("reload requests after the burst", count, "", { max: 2 }, 0);
 report.note(
   `Receiver: ${before} request(s) for the initial sync, then ${count}; ` +
     `files per notification after the burst: ${
       receiver.requests.slice(before).map((r) => JSON.parse(r.body).written?.length ?? "?")
         .join(", ")
-    }.`,
+    }; ms after the burst started: all patches answered ${patched}, files written from ${first} ` +
+    `to ${last} (mtimes), notifications at ${arrivals.join(", ")}.`,
 );
 await report.finish();
