@@ -389,7 +389,9 @@ async function kiwigridSuite({ cluster, results, png, dummyHost, start }: Env): 
   await Promise.all(
     [...specs.values()].map(async (spec) => pods.set(spec.name, await start(spec))),
   );
-  const readiness = await Promise.allSettled([...pods.values()].map((p) => p.ready()));
+  const readiness = await Promise.allSettled(
+    [...pods.values()].map((p) => p.ready().then(() => trace(`${p.name} ready`))),
+  );
   readiness.forEach((r) => {
     if (r.status === "rejected") results.notes.push(String(r.reason));
   });
@@ -519,14 +521,30 @@ async function kiwigridSuite({ cluster, results, png, dummyHost, start }: Env): 
 
   // "Update Configmaps and Secrets".
   const helloBeforeUpdate = countLines(pyFile.log, hello);
+  const existedBeforeUpdate = new Set<string>();
+  for (
+    const path of [
+      "/tmp/hello.world",
+      "/tmp/cm-kubelogo.png",
+      "/tmp/secret-kubelogo.png",
+      "/tmp/absolute/absolute.txt",
+      "/tmp/relative/relative.txt",
+      "/tmp/orig-dir/change-dir.txt",
+      "/tmp/similar-configmap.txt",
+      "/tmp/similar-secret.txt",
+    ]
+  ) if (await exists(sc, path)) existedBeforeUpdate.add(path);
   await cluster.apply(await fixture("change_resources.yaml"));
   trace("main: change_resources.yaml applied");
 
-  const gone = (id: keyof typeof CHECKS, path: string) => check(id, () => disappears(sc, path, W));
+  // A removal shows only for a file that was there: each one must have existed before.
+  const gone = (id: keyof typeof CHECKS, path: string) =>
+    check(id, async () => {
+      assert.ok(existedBeforeUpdate.has(path), `${path} was never written`);
+      await disappears(sc, path, W);
+    });
   const came = (id: keyof typeof CHECKS, path: string) => check(id, () => appears(sc, path, W));
   await Promise.all([
-    // New files first would be the positive sign for the removals; the removals are waited for
-    // themselves, which is as positive: a file that must go.
     gone("K36", "/tmp/hello.world"),
     gone("K37", "/tmp/cm-kubelogo.png"),
     gone("K38", "/tmp/secret-kubelogo.png"),
@@ -554,8 +572,11 @@ async function kiwigridSuite({ cluster, results, png, dummyHost, start }: Env): 
   ]);
   // "Verify 5xx error handling": the update is through (files above), the 500 stays failed.
   await Promise.all([
-    check("K53", () => emptyOrMissing(sc, "/tmp/500.txt")),
-    check("K54", () => emptyOrMissing(s5, "/srv/tmp-5xx/500.txt")),
+    check("K53", () => emptyOrMissing(sc, "/tmp/500.txt"), ["K11", "K51"]),
+    check("K54", async () => {
+      await appears(s5, "/srv/tmp-5xx/change-similar-secret.txt", W);
+      await emptyOrMissing(s5, "/srv/tmp-5xx/500.txt");
+    }, ["K31"]),
     check("K55", () => {
       const line = logLines(sc).find((l) => l.includes("500.txt.url") && /fail|error/i.test(l));
       assert.ok(line, "no failure logged for 500.txt.url");
@@ -580,7 +601,9 @@ async function extendedSuite({ cluster, results, start }: Env): Promise<void> {
   const pods = new Map<string, RunningPod>();
   const always = [...specs.values()].filter((s) => s.ready !== "exits");
   await Promise.all(always.map(async (s) => pods.set(s.name, await start(s))));
-  const readiness = await Promise.allSettled([...pods.values()].map((p) => p.ready()));
+  const readiness = await Promise.allSettled(
+    [...pods.values()].map((p) => p.ready().then(() => trace(`${p.name} ready`))),
+  );
   readiness.forEach((r) => {
     if (r.status === "rejected") results.notes.push(String(r.reason));
   });
