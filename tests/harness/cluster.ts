@@ -570,6 +570,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--service-account-key-file=${pki.saPubPath}`,
       `--service-account-signing-key-file=${pki.saKeyPath}`,
       "--disable-admission-plugins=ServiceAccount",
+      // On by default since 1.25; named so that namespace labels enforce Pod Security here too.
+      "--enable-admission-plugins=PodSecurity",
       "--service-cluster-ip-range=10.0.0.0/24",
       "--endpoint-reconciler-type=none",
       "--allow-privileged=true",
