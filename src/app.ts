@@ -16,8 +16,9 @@ import { createNotifier, createWriter, type Slot } from "./plugin/instantiate.ts
 import type { Logger } from "./plugin/logger.ts";
 import type { LoadedInstanceSpec } from "./plugin/loader.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
+import { listWatchFor } from "./source/list_watch.ts";
 import { nameSelectorFor, scopesFor } from "./source/scope.ts";
-import { ScopeWatcher, sleep } from "./source/scope_watcher.ts";
+import { ScopeWatcher } from "./source/scope_watcher.ts";
 import { errorMessage } from "./util/errors.ts";
 import { FileStore } from "./writers/file_store.ts";
 import { resolveUrlEntries, type UrlEntryOptions } from "./writers/url_entries.ts";
@@ -107,10 +108,9 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     writers,
     dispatcher,
     logger: logger.child("pipeline"),
-    liveRefs: () => reconciler.liveRefs(),
     prepare: (cs) => resolveUrlEntries(cs, urlOptions),
   });
-  const reconciler: Reconciler = new Reconciler({
+  const reconciler = new Reconciler({
     folder: config.folder,
     folderAnnotation: config.folderAnnotation,
     folderAnnotationRoots: config.folderAnnotationRoots,
@@ -119,7 +119,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     resourceNames: config.resourceNames,
     scopes,
     logger: logger.child("reconciler"),
-    apply: (cs) => pipeline.apply(cs),
+    apply: (step) => pipeline.apply(step),
   });
   const timings = {
     watchServerTimeout: config.watchServerTimeout,
@@ -127,7 +127,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     errorThrottleSleep: config.errorThrottleSleep,
   };
   const watchers = scopes.map((scope) =>
-    new ScopeWatcher(client, scope, reconciler, {
+    new ScopeWatcher(listWatchFor(client, scope.path), scope, reconciler, {
       labelSelector: config.labelSelector,
       fieldSelector: nameSelectorFor(scope, config.resourceNames)?.fieldSelector,
       timings,
@@ -138,7 +138,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
 
   const health = config.method === "sleep" ? undefined : serveHealth(
     { hostname: config.healthHost, port: config.healthPort },
-    sidecarHealth({ config, watchers, reconciler, pipeline, dispatcher }),
+    sidecarHealth({ config, watchers, reconciler, pipeline, dispatcher, store }),
     (addr) =>
       logger.info("health endpoints listening", { address: `${addr.hostname}:${addr.port}` }),
   );
@@ -147,15 +147,10 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   try {
     if (config.method === "sleep") {
       code = await runOnce(watchers, reconciler, pipeline, dispatcher, logger);
-    } else if (config.method === "list") {
-      while (!signal.aborted) {
-        for (const w of watchers) await w.listWithRetry().catch(() => {});
-        await sleep(config.sleepTime * 1000, signal);
-      }
     } else {
       await Promise.all(
         watchers.map((w) =>
-          w.run().catch((e) => {
+          (config.method === "list" ? w.poll(config.sleepTime * 1000) : w.run()).catch((e) => {
             // /healthz reports it while the others run; the exit code says it at the end.
             logger.error("watch loop died", { scope: w.scope.id, error: errorMessage(e) });
             code = 1;
@@ -217,17 +212,20 @@ async function runOnce(
   dispatcher: NotifyDispatcher,
   logger: Logger,
 ): Promise<number> {
-  try {
-    for (const w of watchers) await w.list();
-  } catch (e) {
-    logger.error("sync failed", { error: errorMessage(e) });
-    return 1;
-  }
+  // Every scope is tried, so that one the sidecar may not read does not keep the others' files
+  // from being written; the exit code still says it failed.
+  const results = await Promise.allSettled(watchers.map((w) => w.listOnce()));
+  const failed = results.flatMap((r, i) =>
+    r.status === "rejected" ? [`${watchers[i]!.scope.id}: ${errorMessage(r.reason)}`] : []
+  );
   await reconciler.initialApplied;
   await reconciler.idle();
   await dispatcher.idle();
-  // Refused keys (content that does not parse) are logged but do not fail a one-shot sync; an
-  // object that could not be placed or a writer that failed does.
-  const failed = reconciler.stats.rejectedObjects > 0 || pipeline.stats.writerErrors > 0;
-  return failed ? 1 : 0;
+  for (const f of failed) logger.error("sync failed", { error: f });
+  // Refused keys (content that does not parse) are logged but do not fail a one-shot sync; a
+  // scope that could not be listed, an object that could not be placed or a writer that failed do.
+  return failed.length > 0 || reconciler.stats.rejectedObjects > 0 ||
+      pipeline.stats.writerErrors > 0
+    ? 1
+    : 0;
 }

@@ -59,12 +59,53 @@ export interface Change {
   held?: ReadonlySet<string> | undefined;
 }
 
-/** A debounced batch of changes; `initial` marks the first full sync after start. */
+/**
+ * A batch of changes, handed to the writers as soon as it is known. `initial` marks the change
+ * sets of the first full sync after start, which may arrive page by page; notifiers hear about
+ * all of them once, when the initial sync is complete.
+ */
 export interface ChangeSet {
   /** Increases by one per change set. */
   seq: number;
   initial: boolean;
   changes: readonly Change[];
+}
+
+/** Objects of one kind, in one namespace or in all (`namespace` undefined). */
+export interface KindInNamespace {
+  kind: ResourceKind;
+  namespace?: string | undefined;
+}
+
+/**
+ * True when `ref` falls in `where`.
+ *
+ * @example
+ * ```ts
+ * import { inKindNamespace } from "./model.ts";
+ * const ref = { kind: "secret" as const, namespace: "a", name: "db" };
+ * console.assert(inKindNamespace({ kind: "secret" }, ref));
+ * console.assert(!inKindNamespace({ kind: "secret", namespace: "b" }, ref));
+ * ```
+ */
+export function inKindNamespace(where: KindInNamespace, ref: ObjectRef): boolean {
+  return where.kind === ref.kind &&
+    (where.namespace === undefined || where.namespace === ref.namespace);
+}
+
+/**
+ * What the reconciler hands the write stage: a change set, and what else falls due with it.
+ */
+export interface SyncStep {
+  changeSet: ChangeSet;
+  /**
+   * Files whose objects no longer exist are removed, for objects in these places (scopes that
+   * just listed for the first time) or, with `"all"`, anywhere (every scope has listed: files of
+   * objects no scope selects any more go too). `live` lists every object that exists.
+   */
+  prune?: { where: readonly KindInNamespace[] | "all"; live: readonly ObjectRef[] } | undefined;
+  /** The initial sync is complete with this step: notify once for all of it. */
+  endOfInitial: boolean;
 }
 
 /** A key (or object) a writer refused, with the reason; the last good file stays. */

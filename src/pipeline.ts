@@ -1,22 +1,35 @@
 /**
- * Applies change sets: every writer in order through the hook wrapper, the orphan sweep after the
- * initial sync, then hands the result to the notifiers (without waiting for them).
+ * The write stage: applies each {@linkcode SyncStep} through every writer (in order, through the
+ * hook wrapper), removes files of objects that no longer exist when a step says so, and hands what
+ * changed to the notifiers without waiting for them.
+ *
+ * The initial sync arrives in several steps (page by page); notifiers hear about it once, when its
+ * last step is written. Files a failed write left stale and the file store later repaired reach
+ * the notifiers the same way as any other change.
  *
  * @module
  */
 import {
+  type Change,
   changedFiles,
   type ChangeSet,
   emptyResult,
-  type ObjectRef,
+  inKindNamespace,
+  refKey,
+  type SyncStep,
   type WriteResult,
 } from "./model.ts";
 import type { Notifier, Writer } from "./plugin/contract.ts";
 import { invokeHook } from "./plugin/invoke.ts";
 import type { Slot } from "./plugin/instantiate.ts";
 import type { Logger } from "./plugin/logger.ts";
-import type { NotifierSlot, NotifyDispatcher } from "./notifiers/dispatcher.ts";
-import { type FileStore, ownerKey } from "./writers/file_store.ts";
+import {
+  mergeChangeSets,
+  type NotifierSlot,
+  type NotifyDispatcher,
+  type NotifyItem,
+} from "./notifiers/dispatcher.ts";
+import { type FileStore, ownerKey, parseOwnerKey } from "./writers/file_store.ts";
 
 /** Options of {@linkcode Pipeline}. */
 export interface PipelineOptions {
@@ -24,8 +37,6 @@ export interface PipelineOptions {
   writers: Slot<Writer>[];
   dispatcher: NotifyDispatcher;
   logger: Logger;
-  /** Objects currently selected; their files survive the orphan sweep. */
-  liveRefs: () => ObjectRef[];
   /** Runs before the writers (e.g. downloads `.url` keys). */
   prepare?: ((changeSet: ChangeSet) => Promise<ChangeSet>) | undefined;
 }
@@ -40,17 +51,24 @@ export interface PipelineStats {
   lastSuccess: number;
 }
 
+const NO_ENTRIES: ReadonlyMap<string, Uint8Array> = new Map();
+
 /**
  * The write half of the sidecar.
  *
  * @example
  * ```ts ignore
- * const pipeline = new Pipeline({ store, writers, dispatcher, logger, liveRefs });
- * const ok = await pipeline.apply(changeSet);
+ * const pipeline = new Pipeline({ store, writers, dispatcher, logger });
+ * const ok = await pipeline.apply({ changeSet, endOfInitial: false });
  * ```
  */
 export class Pipeline {
   readonly #opts: PipelineOptions;
+  /** What the initial sync changed so far; notified once, at its end. */
+  #initialItem: NotifyItem | undefined;
+  /** Keys already reported as taken by no writer, per object. */
+  readonly #unclaimedReported = new Map<string, Set<string>>();
+  #seq = 0;
   readonly stats: PipelineStats = {
     changeSets: 0,
     filesWritten: 0,
@@ -63,62 +81,152 @@ export class Pipeline {
   /** Creates the pipeline. */
   constructor(opts: PipelineOptions) {
     this.#opts = opts;
+    opts.store.onRepaired((outcome) => {
+      const result = { written: outcome.written, removed: outcome.removed, rejected: [] };
+      this.#count(result);
+      this.#notify({ seq: this.#seq, initial: false, changes: [] }, result, false);
+    });
   }
 
-  /** Writes one change set; returns false when a writer failed (its files stay as they were). */
-  async apply(original: ChangeSet): Promise<boolean> {
+  /** Writes one step; returns false when a writer failed (its files stay as they were). */
+  async apply(step: SyncStep): Promise<boolean> {
     const { writers, logger } = this.#opts;
+    const original = step.changeSet;
+    this.#seq = Math.max(this.#seq, original.seq);
     const changeSet = this.#opts.prepare ? await this.#opts.prepare(original) : original;
+    this.#reportUnclaimedKeys(changeSet);
     const result = emptyResult();
     let ok = true;
-    for (const slot of writers) {
-      const label = { plugin: slot.plugin, instance: slot.instance, hook: "write" };
-      try {
-        // No shutdown signal here: SIGTERM lets the write in progress finish (the timeout still applies).
-        const r = await invokeHook(
-          label,
-          slot.timeoutMs,
-          undefined,
-          () => slot.impl.write(changeSet),
-        );
-        merge(result, r);
-      } catch (e) {
-        ok = false;
-        this.stats.writerErrors++;
-        logger.error("writer failed; its files stay as they were", {
-          plugin: slot.plugin,
-          instance: slot.instance,
-          seq: changeSet.seq,
-          error: e instanceof Error ? e.message : String(e),
-        });
+    if (changeSet.changes.length > 0) {
+      for (const slot of writers) {
+        const label = { plugin: slot.plugin, instance: slot.instance, hook: "write" };
+        try {
+          // No shutdown signal here: SIGTERM lets the write in progress finish (the timeout still applies).
+          merge(
+            result,
+            await invokeHook(label, slot.timeoutMs, undefined, () => slot.impl.write(changeSet)),
+          );
+        } catch (e) {
+          ok = false;
+          this.stats.writerErrors++;
+          logger.error("writer failed; its files stay as they were", {
+            plugin: slot.plugin,
+            instance: slot.instance,
+            seq: changeSet.seq,
+            error: e instanceof Error ? e.message : String(e),
+          });
+        }
       }
     }
+    if (step.prune) await this.#prune(step.prune, result);
+    this.#count(result);
+    if (ok) this.stats.lastSuccess = Date.now();
+    if (changeSet.changes.length > 0 || changedFiles(result)) {
+      logger.info(changeSet.initial ? "initial sync written" : "change set written", {
+        seq: changeSet.seq,
+        objects: changeSet.changes.length,
+        written: result.written.length,
+        removed: result.removed.length,
+        rejected: result.rejected.length,
+      });
+    }
+    this.#notify(changeSet, result, step.endOfInitial);
+    return ok;
+  }
+
+  /** Submits what changed; the initial sync's steps are held back and submitted as one. */
+  #notify(changeSet: ChangeSet, result: WriteResult, endOfInitial: boolean): void {
+    // Notifiers get the changes without their content: it is on disk now, and a notification
+    // that waits for a slow endpoint must not hold every object's bytes.
+    const item: NotifyItem = {
+      changeSet: { ...changeSet, changes: changeSet.changes.map(withoutEntries) },
+      result,
+    };
     if (changeSet.initial) {
-      const live = new Set<string>();
-      for (const ref of this.#opts.liveRefs()) {
-        for (const slot of writers) live.add(ownerKey(slot.instance, ref));
+      this.#initialItem = this.#initialItem ? mergeChangeSets(this.#initialItem, item) : item;
+      if (!endOfInitial) return;
+      const whole = this.#initialItem;
+      this.#initialItem = undefined;
+      this.#opts.dispatcher.submit(whole.changeSet, whole.result);
+      return;
+    }
+    if (changedFiles(result)) this.#opts.dispatcher.submit(item.changeSet, item.result);
+  }
+
+  async #prune(prune: NonNullable<SyncStep["prune"]>, result: WriteResult): Promise<void> {
+    const live = new Set<string>();
+    for (const ref of prune.live) {
+      for (const slot of this.#opts.writers) live.add(ownerKey(slot.instance, ref));
+    }
+    const where = prune.where;
+    const swept = await this.#opts.store.prune((owner) => {
+      if (live.has(owner)) return false;
+      if (where === "all") return true;
+      const ref = parseOwnerKey(owner)?.ref;
+      return ref !== undefined && where.some((w) => inKindNamespace(w, ref));
+    });
+    result.removed.push(...swept.removed);
+    if (swept.removed.length) {
+      this.#opts.logger.info("removed files of objects gone while stopped", {
+        files: swept.removed.length,
+      });
+    }
+  }
+
+  /**
+   * Keys that no writer takes are reported once per object and key: a `.yaml` key with only
+   * `json-file` configured is otherwise silently ignored.
+   */
+  #reportUnclaimedKeys(changeSet: ChangeSet): void {
+    const writers = this.#opts.writers;
+    // A writer that does not say which keys it takes may take any.
+    if (writers.length > 0 && writers.some((w) => w.impl.accepts === undefined)) return;
+    for (const change of changeSet.changes) {
+      const object = refKey(change.ref);
+      if (change.type === "delete") {
+        this.#unclaimedReported.delete(object);
+        continue;
       }
-      const swept = await this.#opts.store.prune(live);
-      result.removed.push(...swept.removed);
-      if (swept.removed.length) {
-        logger.info("removed files of objects gone while stopped", { files: swept.removed.length });
+      const reported = this.#unclaimedReported.get(object);
+      for (const key of change.entries.keys()) {
+        if (reported?.has(key) || writers.some((w) => w.impl.accepts!(key))) continue;
+        const names = writers.map((w) => w.plugin);
+        this.#opts.logger.info("key not written: no configured writer takes it", {
+          object,
+          key,
+          writers: names.join(","),
+          hint: hintFor(key, names),
+        });
+        if (reported) reported.add(key);
+        else this.#unclaimedReported.set(object, new Set([key]));
       }
     }
+  }
+
+  #count(result: WriteResult): void {
     this.stats.changeSets++;
     this.stats.filesWritten += result.written.length;
     this.stats.filesRemoved += result.removed.length;
     this.stats.rejected += result.rejected.length;
-    if (ok) this.stats.lastSuccess = Date.now();
-    logger.info(changeSet.initial ? "initial sync written" : "change set written", {
-      seq: changeSet.seq,
-      objects: changeSet.changes.length,
-      written: result.written.length,
-      removed: result.removed.length,
-      rejected: result.rejected.length,
-    });
-    if (changedFiles(result)) this.#opts.dispatcher.submit(changeSet, result);
-    return ok;
   }
+}
+
+function withoutEntries(change: Change): Change {
+  return change.entries.size === 0 ? change : { ...change, entries: NO_ENTRIES };
+}
+
+/** How to get `key` written, in the words of the configuration. */
+function hintFor(key: string, writers: string[]): string {
+  const builtin = /\.ya?ml$/i.test(key)
+    ? "yaml-file"
+    : /\.txt$/i.test(key)
+    ? "txt-file"
+    : /\.json$/i.test(key)
+    ? "json-file"
+    : undefined;
+  const add = builtin && !writers.includes(builtin) ? builtin : "raw-file";
+  return `add ${add} to WRITERS (e.g. WRITERS=${[...writers, add].join(",")}) ` +
+    "or give a writer's `keys` option in the config file; raw-file writes every key as it is";
 }
 
 function merge(into: WriteResult, from: WriteResult | undefined): void {

@@ -16,31 +16,9 @@ import {
   secret,
   sidecar,
 } from "./harness/fixtures.ts";
-import type { ManagedProcess } from "./harness/process.ts";
 import { makePki } from "./harness/pki.ts";
 import { eventually, Receiver, runSidecarToEnd } from "./harness/sidecar.ts";
-
-/** The port of the sidecar's health server, from its startup log line. */
-async function healthUrl(proc: ManagedProcess): Promise<string> {
-  return await eventually(() => {
-    const m = proc.output.match(/"msg":"health endpoints listening","address":"[^"]*:(\d+)"/);
-    assert.ok(m, "health server not listening yet");
-    return `http://127.0.0.1:${m[1]}`;
-  }, { proc });
-}
-
-async function get(url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  return { status: res.status, body: await res.text() };
-}
-
-function metric(text: string, name: string, scope: string): number {
-  const m = text.match(
-    new RegExp(`^${name}\\{scope="${scope.replace(/[*@]/g, "\\$&")}"\\} (\\S+)$`, "m"),
-  );
-  assert.ok(m, `${name} for ${scope} missing in:\n${text}`);
-  return Number(m[1]);
-}
+import { get, healthUrl, metric, settled } from "./harness/health.ts";
 
 Deno.test("every documented variable works against a real API server", async (t) => {
   await using cluster = await startCluster();
@@ -222,11 +200,8 @@ Deno.test("every documented variable works against a real API server", async (t)
         WATCH_CLIENT_TIMEOUT: "2",
         ERROR_THROTTLE_SLEEP: "0.5",
       };
-      cluster.apiserver.signal("SIGSTOP");
       let s: Awaited<ReturnType<typeof sidecar>> | undefined;
       try {
-        // Service account setup needs the API server; freeze it only after that.
-        cluster.apiserver.signal("SIGCONT");
         s = await sidecar(cluster, { namespaces: [ns], env });
         const url = await healthUrl(s.proc);
         await eventually(async () => assert.deepEqual(await listFiles(s!.folder), ["a.json"]), {
@@ -340,7 +315,7 @@ Deno.test("every documented variable works against a real API server", async (t)
             proc: s.proc,
             what: "the given-up notification",
           });
-          await new Promise((r) => setTimeout(r, 1000));
+          await settled(await healthUrl(s.proc), s.proc);
           assert.equal(receiver.requests.length, 1, "a 503 is not retried without ENABLE_5XX");
         }
       } finally {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { encodeBase64 } from "../src/util/base64.ts";
 import { READ_CONFIGMAPS, READ_CONFIGMAPS_AND_SECRETS, startCluster } from "./harness/cluster.ts";
 import { eventually, Receiver, runSidecarToEnd, startSidecar } from "./harness/sidecar.ts";
+import { healthUrl, settled } from "./harness/health.ts";
 import {
   absent,
   cm,
@@ -179,7 +180,12 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
           what: "a warning naming both objects",
         });
         await del(cluster, "clash-b", "configmaps", "dash"); // removing the loser leaves the winner's file
-        await new Promise((r) => setTimeout(r, 1000));
+        await eventually(
+          () =>
+            assert.match(s.proc.output, /"msg":"object gone","object":"configmap\/clash-b\/dash"/),
+          { proc: s.proc, what: "the loser's deletion reaching the sidecar" },
+        );
+        await settled(await healthUrl(s.proc), s.proc);
         assert.equal(await readText(join(s.folder, "same.json")), '"from a"');
         await cm(cluster, "clash-b", "dash", { "same.json": '"from b again"' });
         await del(cluster, "clash-a", "configmaps", "dash"); // removing the winner brings in the loser
@@ -238,8 +244,23 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
         assert.equal(first.body, '{"reload":true}');
         assert.equal(first.headers["authorization"], `Basic ${btoa("grafana:s3cr3t-pw")}`);
 
-        // A change that writes nothing (a .txt key) must not notify; the next real change proves we waited long enough.
+        // A change that writes nothing (a .txt key) must not notify.
+        const url = await healthUrl(s.proc);
         await cm(cluster, ns, "ignored", { "ignored.txt": "x" });
+        await eventually(
+          () =>
+            assert.match(
+              s.proc.output,
+              /"msg":"key not written: no configured writer takes it","object":"configmap\/notify\/ignored"/,
+            ),
+          { proc: s.proc, what: "the .txt object reaching the sidecar" },
+        );
+        await settled(url, s.proc);
+        assert.equal(
+          receiver.requests.length,
+          1,
+          "no notification for a change that wrote nothing",
+        );
         await Promise.all(
           Array.from(
             { length: 50 },
@@ -249,15 +270,9 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
         await eventually(async () => assert.equal((await listFiles(s.folder)).length, 51), {
           proc: s.proc,
         });
-        await eventually(() => assert.equal(receiver.requests.length, 2), { proc: s.proc });
-        // Let any stray extra notification arrive before counting: the sidecar logs every change set it writes.
-        await eventually(() => assert.match(s.proc.output, /change set written/), { proc: s.proc });
-        await new Promise((r) => setTimeout(r, 1500));
-        assert.equal(
-          receiver.requests.length,
-          2,
-          "one notification for the burst, none for the .txt object",
-        );
+        await settled(url, s.proc);
+        const forBurst = receiver.requests.length - 1;
+        assert.ok(forBurst >= 1 && forBurst <= 2, `${forBurst} notifications for a burst of 50`);
         assert.ok(!s.proc.output.includes("s3cr3t-pw"), "the password never reaches the logs");
       } finally {
         await s.proc.stop();

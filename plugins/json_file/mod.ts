@@ -14,6 +14,7 @@
  * @module
  */
 import { defineKeyWriter } from "../../src/writers/key_writer.ts";
+import { jsonErrorOffset, lineColumn } from "./json_position.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -31,11 +32,13 @@ export default defineKeyWriter({
     try {
       JSON.parse(text);
       return undefined;
-    } catch (e) {
-      // V8's message quotes the offending text; for a Secret that would put its value in the
-      // logs, so only the position is reported.
-      const m = e instanceof Error ? /\(line (\d+) column (\d+)\)/.exec(e.message) : null;
-      return m ? `not valid JSON at line ${m[1]}, column ${m[2]}` : "not valid JSON";
+    } catch {
+      // V8's message may quote the offending text; for a Secret that would put its value in the
+      // logs, so only the position is reported, found by our own scan.
+      const offset = jsonErrorOffset(text);
+      if (offset < 0) return "not valid JSON";
+      const { line, column } = lineColumn(text, offset);
+      return `not valid JSON at line ${line}, column ${column}`;
     }
   },
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { jsonErrorOffset } from "./json_position.ts";
 import { join } from "node:path";
 import type { Writer } from "../../src/plugin/contract.ts";
 import { createWriter } from "../../src/plugin/instantiate.ts";
@@ -42,7 +43,7 @@ Deno.test("json-file writer keeps the last good file and never quotes the bad co
   }], { seq: 2 }));
   assert.equal(result.rejected.length, 1);
   assert.equal(result.rejected[0]!.key, "db.json");
-  assert.match(result.rejected[0]!.reason, /^not valid JSON/);
+  assert.equal(result.rejected[0]!.reason, "not valid JSON at line 1, column 8");
   assert.equal(await Deno.readTextFile(join(tmp.dir, "db.json")), '{"pw":"ok"}');
   assert.ok(!rec.text().includes("hunter2"), rec.text());
   assert.ok(!result.rejected[0]!.reason.includes("hunter2"));
@@ -65,4 +66,28 @@ Deno.test("json-file writer takes other keys with the keys option", async () => 
 Deno.test("json-file writer refuses unknown options, naming the field", async () => {
   await using tmp = await tempSink();
   await assert.rejects(make(tmp, { key: "*.json" }), /json#0 "json-file": invalid options/);
+});
+
+Deno.test("jsonErrorOffset() finds where JSON.parse fails, and nothing in valid JSON", () => {
+  const cases = [
+    '{"a": 1,}',
+    '{"a" 1}',
+    "[1, 2",
+    "",
+    '{"a": tru}',
+    "nul",
+    '{"a": "\\x"}',
+    "[01]",
+    "1 2",
+    '{"a": -}',
+  ];
+  for (const text of cases) {
+    assert.throws(() => JSON.parse(text));
+    assert.ok(jsonErrorOffset(text) >= 0, text);
+  }
+  assert.equal(jsonErrorOffset('{"a": tru}'), 9, "where V8 stops too: the '}'");
+  for (const text of ['{"a": [1, -2.5e3, true, false, null, "\\u00e9"]}', " 7 ", '"x"']) {
+    JSON.parse(text);
+    assert.equal(jsonErrorOffset(text), -1, text);
+  }
 });

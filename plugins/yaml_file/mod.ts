@@ -1,8 +1,9 @@
 /**
  * `yaml-file`: writes keys ending in `.yaml` or `.yml` whose content parses as YAML. Multi-document
  * files (`---`) are fine; aliases must resolve. A key that does not parse is refused with the
- * first error (line, column and the parser's message, never the offending text, which may be a
- * Secret value), and its last good file stays.
+ * first error — line, column and a fixed description of the kind of error, never the parser's own
+ * message, which can quote the offending text (a token, an alias name) and that text may be a
+ * Secret value — and its last good file stays.
  *
  * Options: `keys` — globs of keys to write instead of `*.yaml`, `*.yml`.
  *
@@ -15,7 +16,7 @@
  *
  * @module
  */
-import { parseAllDocuments } from "yaml";
+import { isAlias, parseAllDocuments, visit } from "yaml";
 import { defineKeyWriter } from "../../src/writers/key_writer.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -37,9 +38,7 @@ export function yamlProblem(text: string): string | undefined {
     const error = doc.errors[0];
     if (error !== undefined) {
       const { line, column } = lineColumn(text, error.pos[0]);
-      return `not valid YAML at line ${line}, column ${column}: ${
-        withoutQuotedToken(error.message)
-      }`;
+      return `not valid YAML at line ${line}, column ${column}: ${describe(error.code)}`;
     }
   }
   for (const doc of docs) {
@@ -47,15 +46,52 @@ export function yamlProblem(text: string): string | undefined {
       // Resolves aliases (and bounds their expansion), which parsing alone does not check.
       doc.toJS();
     } catch (e) {
-      return `not valid YAML: ${e instanceof Error ? e.message : String(e)}`;
+      // The message names the alias, which is text of the value: report where it is instead.
+      let at: number | undefined;
+      visit(doc, {
+        Alias(_, node) {
+          if (at === undefined && isAlias(node) && node.resolve(doc) === undefined) {
+            at = node.range?.[0];
+          }
+        },
+      });
+      const why = e instanceof Error && e.message.startsWith("Excessive alias count")
+        ? "aliases expand to too much data"
+        : "an alias refers to an anchor that is not defined before it";
+      if (at === undefined) return `not valid YAML: ${why}`;
+      const { line, column } = lineColumn(text, at);
+      return `not valid YAML at line ${line}, column ${column}: ${why}`;
     }
   }
   return undefined;
 }
 
-/** Some messages end in the offending token (`…: "value"`); that may be a Secret value. */
-function withoutQuotedToken(message: string): string {
-  return message.replace(/:\s*".*"$/s, "");
+/** Fixed descriptions of the parser's error codes (its messages may quote the content). */
+const DESCRIPTIONS: Readonly<Record<string, string>> = {
+  ALIAS_PROPS: "an alias cannot have a tag or anchor",
+  BAD_ALIAS: "an alias is not valid here",
+  BAD_DIRECTIVE: "a directive is not valid",
+  BAD_DQ_ESCAPE: "a double-quoted string has an invalid escape",
+  BAD_INDENT: "indentation is wrong",
+  BAD_PROP_ORDER: "anchor and tag are in the wrong order",
+  BAD_SCALAR_START: "a plain value starts with a reserved character",
+  BLOCK_AS_IMPLICIT_KEY: "nested mappings are not allowed in compact mappings",
+  BLOCK_IN_FLOW: "a block collection cannot be inside a flow collection",
+  DUPLICATE_KEY: "map keys must be unique",
+  KEY_OVER_1024_CHARS: "an implicit key is longer than 1024 characters",
+  MISSING_CHAR: "a closing quote or bracket is missing",
+  MULTILINE_IMPLICIT_KEY: "implicit keys must be on a single line",
+  MULTIPLE_ANCHORS: "a node has more than one anchor",
+  MULTIPLE_TAGS: "a node has more than one tag",
+  NON_STRING_KEY: "a key is not a string",
+  TAB_AS_INDENT: "tabs are not allowed as indentation",
+  TAG_RESOLVE_FAILED: "a tag cannot be resolved",
+  UNEXPECTED_TOKEN: "unexpected token",
+  BAD_COLLECTION_TYPE: "a collection has the wrong type for its tag",
+};
+
+function describe(code: string): string {
+  return DESCRIPTIONS[code] ?? code.toLowerCase().replaceAll("_", " ");
 }
 
 function lineColumn(text: string, offset: number): { line: number; column: number } {

@@ -62,8 +62,16 @@ Deno.test("yaml-file writer keeps the last good file when YAML does not parse", 
 });
 
 Deno.test("yaml-file writer refuses duplicate keys and unresolved aliases, without quoting the content", () => {
-  assert.match(yamlProblem("a: 1\na: 2\n") ?? "", /line 2, column 1: Map keys must be unique/);
-  assert.match(yamlProblem("a: *nowhere\n") ?? "", /^not valid YAML: .*alias/i);
+  assert.match(yamlProblem("a: 1\na: 2\n") ?? "", /line 2, column 1: map keys must be unique/);
+  const alias = yamlProblem("a: 1\nb: *nowhere\n") ?? "";
+  assert.match(alias, /^not valid YAML at line 2, column 4: an alias refers to an anchor/);
+  assert.ok(!alias.includes("nowhere"), alias);
+  // Messages of the parser that quote the offending token or directive.
+  for (const text of ["a: 1\n] s3cret\n", "a: @s3cret\n", 'a: "\\q s3cret"\n']) {
+    const problem = yamlProblem(text) ?? "";
+    assert.match(problem, /^not valid YAML at line \d+, column \d+: [a-z -]+$/, problem);
+    assert.ok(!problem.includes("s3cret"), problem);
+  }
   const leaky = yamlProblem("- a\nhunter2: s3cret-value\n") ?? "";
   assert.match(leaky, /^not valid YAML at line 2/);
   assert.ok(!leaky.includes("s3cret-value") && !leaky.includes("hunter2"), leaky);

@@ -10,6 +10,8 @@
 /** What the probes read. */
 export interface HealthState {
   ready(): boolean;
+  /** Why the sidecar is not ready (e.g. a scope it may not read); shown by `/readyz`. */
+  notReady(): string[];
   /** Reasons the process is unhealthy; empty when healthy. */
   problems(): string[];
   /** Prometheus text exposition. */
@@ -36,7 +38,9 @@ export function serveHealth(
       new Response(body, { status, headers: { "content-type": type } });
     switch (path) {
       case "/readyz":
-        return state.ready() ? text(200, "ok\n") : text(503, "initial sync not written yet\n");
+        return state.ready()
+          ? text(200, "ok\n")
+          : text(503, ["initial sync not written yet", ...state.notReady()].join("\n") + "\n");
       case "/healthz": {
         const problems = state.problems();
         return problems.length === 0 ? text(200, "ok\n") : text(503, problems.join("\n") + "\n");

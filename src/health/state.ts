@@ -10,6 +10,7 @@ import type { NotifyDispatcher } from "../notifiers/dispatcher.ts";
 import type { Pipeline } from "../pipeline.ts";
 import type { Reconciler } from "../reconciler/reconciler.ts";
 import type { ScopeWatcher } from "../source/scope_watcher.ts";
+import type { FileStore } from "../writers/file_store.ts";
 import { type HealthState, renderMetrics } from "./server.ts";
 
 /** The parts of a running sidecar the probes read. */
@@ -19,6 +20,7 @@ export interface SidecarParts {
   reconciler: Reconciler;
   pipeline: Pipeline;
   dispatcher: NotifyDispatcher;
+  store: FileStore;
 }
 
 /**
@@ -30,15 +32,19 @@ export interface SidecarParts {
  * ```
  */
 export function sidecarHealth(parts: SidecarParts): HealthState {
-  const { config, watchers, reconciler } = parts;
+  const { config, watchers, reconciler, store } = parts;
   const started = Date.now();
   // Saying "healthy" while the loop is stalled or the API server unreachable would be a lie.
   const stallMs = ((config.method === "watch" ? 0 : config.sleepTime) + config.watchClientTimeout +
     config.errorThrottleSleep) * 1000;
   return {
     ready: () => reconciler.ready,
+    notReady: () =>
+      watchers.flatMap((w) =>
+        w.failure ? [`${w.scope.id}: cannot list: ${w.failure.message}`] : []
+      ),
     problems: () => {
-      const out: string[] = [];
+      const out: string[] = [...store.problems()];
       for (const w of watchers) {
         if (w.died) out.push(`${w.scope.id}: loop died: ${w.died.message}`);
         const silentMs = Date.now() - (w.lastActivity || started);
@@ -54,7 +60,7 @@ export function sidecarHealth(parts: SidecarParts): HealthState {
   };
 }
 
-function metrics({ watchers, reconciler, pipeline, dispatcher }: SidecarParts): string {
+function metrics({ watchers, reconciler, pipeline, dispatcher, store }: SidecarParts): string {
   const perScope = (f: (w: ScopeWatcher) => number) =>
     watchers.map((w) => ({ labels: { scope: w.scope.id }, value: f(w) }));
   const notify = Object.entries(dispatcher.stats());
@@ -76,6 +82,12 @@ function metrics({ watchers, reconciler, pipeline, dispatcher }: SidecarParts): 
       help: "Lists per scope.",
       type: "counter",
       samples: perScope((w) => w.stats.lists),
+    },
+    {
+      name: "gsidecar_cached_lists_total",
+      help: "Relists answered from the API server's watch cache per scope.",
+      type: "counter",
+      samples: perScope((w) => w.stats.cachedLists),
     },
     {
       name: "gsidecar_watches_total",
@@ -108,6 +120,12 @@ function metrics({ watchers, reconciler, pipeline, dispatcher }: SidecarParts): 
       samples: perScope((w) => w.lastActivity / 1000),
     },
     {
+      name: "gsidecar_sync_pending",
+      help: "1 while changes wait or are being written.",
+      type: "gauge",
+      samples: [{ value: reconciler.busy ? 1 : 0 }],
+    },
+    {
       name: "gsidecar_change_sets_total",
       help: "Change sets applied.",
       type: "counter",
@@ -136,6 +154,39 @@ function metrics({ watchers, reconciler, pipeline, dispatcher }: SidecarParts): 
       help: "Writer calls that failed.",
       type: "counter",
       samples: [{ value: pipeline.stats.writerErrors }],
+    },
+    {
+      name: "gsidecar_write_failures_total",
+      help: "File writes, mode changes and removals that failed (each is retried).",
+      type: "counter",
+      samples: [{ value: store.stats.failures }],
+    },
+    {
+      name: "gsidecar_write_retries_total",
+      help: "Rounds of retrying failed writes and removals.",
+      type: "counter",
+      samples: [{ value: store.stats.retries }],
+    },
+    {
+      name: "gsidecar_failing_paths",
+      help: "Paths whose last write or removal failed.",
+      type: "gauge",
+      samples: [{ value: store.failingPaths }],
+    },
+    {
+      name: "gsidecar_journal_syncs_total",
+      help: "Syncs of the ownership record to disk.",
+      type: "counter",
+      samples: [{ value: store.stats.journalSyncs }],
+    },
+    {
+      name: "gsidecar_notification_pending",
+      help: "1 while a notification waits for a quiet moment, is sent or waits to be retried.",
+      type: "gauge",
+      samples: notify.map(([instance]) => ({
+        labels: { instance },
+        value: dispatcher.busy().includes(instance) ? 1 : 0,
+      })),
     },
     {
       name: "gsidecar_notifications_total",

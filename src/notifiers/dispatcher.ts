@@ -1,11 +1,14 @@
 /**
  * Hands change sets to the notifier instances without ever blocking the sync loop.
  *
- * Each notifier instance gets its own lane: at most one call in flight, and while a call is in
- * flight or waiting to be retried, newer change sets coalesce into one pending item (git-sync
- * style), so a slow or failing notifier never delays the others and the application always ends up
- * told about the newest state. Failures are retried per the notifier's {@linkcode RetryPolicy}
- * with exponential backoff, a cap and a little jitter.
+ * Each notifier instance gets its own lane: at most one call in flight, and while a call waits
+ * for a quiet moment (a burst of changes is one notification), is in flight or waits to be
+ * retried, newer change sets coalesce into one pending item (git-sync style), so a slow or
+ * failing notifier never delays the others and the application always ends up told about the
+ * newest state, with every file that changed since it was last told. Failures are retried per the
+ * notifier's {@linkcode RetryPolicy} with exponential backoff, a cap and a little jitter; once the
+ * policy's retries are spent, attempts go on at the capped interval until one succeeds — only a
+ * non-retryable error (a 4xx answer) or shutdown ends them.
  *
  * @example
  * ```ts
@@ -44,6 +47,8 @@ import { type Change, changedFiles, type ChangeSet, refKey, type WriteResult } f
 import { type Notifier, NotifyError, type RetryPolicy } from "../plugin/contract.ts";
 import { invokeHook, PluginError } from "../plugin/invoke.ts";
 import type { Logger } from "../plugin/logger.ts";
+import { backoffDelay } from "../util/backoff.ts";
+import { type Clock, sleep, systemClock } from "../util/clock.ts";
 
 /** One notifier instance the dispatcher serves. */
 export interface NotifierSlot {
@@ -70,13 +75,19 @@ export interface NotifyDispatcherOptions {
   sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
   /** Source of jitter in `[0, 1)`; injectable for tests. Defaults to `Math.random`. */
   random?: (() => number) | undefined;
+  /** A lane waits until no change set arrived for this long before it notifies (default 250). */
+  quietMs?: number | undefined;
+  /** …but never longer than this after the first pending change set (default 5000). */
+  maxDelayMs?: number | undefined;
+  /** Time for the quiet window; the system clock by default. */
+  clock?: Clock | undefined;
 }
 
 /** Outcome counters of one notifier instance. */
 export interface NotifierStats {
   /** Calls that succeeded. */
   sent: number;
-  /** Items given up on (non-retryable error, retries exhausted, or shutdown while retrying). */
+  /** Items given up on (non-retryable error, or shutdown while retrying). */
   failed: number;
   /** Retry attempts made. */
   retries: number;
@@ -97,6 +108,9 @@ export interface NotifyItem {
 interface Lane {
   slot: NotifierSlot;
   pending: NotifyItem | undefined;
+  /** `clock.now()` of the first submission now pending, and of the last one. */
+  firstPendingAt: number;
+  lastSubmitAt: number;
   running: boolean;
   run: Promise<void> | undefined;
   stats: NotifierStats;
@@ -170,21 +184,11 @@ export function retryDelay(
   attempt: number,
   random: () => number = Math.random,
 ): number {
-  const base = Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxDelayMs);
-  return Math.round(base * (1 + 0.1 * random()));
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
+  return backoffDelay(
+    { baseMs: policy.backoffMs, maxMs: policy.maxDelayMs, jitter: 0.1 },
+    attempt,
+    random,
+  );
 }
 
 /** Settles like `promise`, or resolves to `undefined` as soon as `signal` aborts. */
@@ -242,8 +246,8 @@ function isRetryable(error: unknown): boolean {
  *   });
  * }
  * await dispatcher.idle();
- * // The first call was in flight while 2 and 3 arrived: they were sent as one.
- * console.assert(calls.join() === "1,3");
+ * // The three arrived within the quiet window: one call, about the newest state.
+ * console.assert(calls.join() === "3");
  * await dispatcher.close();
  * ```
  */
@@ -252,6 +256,9 @@ export class NotifyDispatcher {
   readonly #logger: Logger;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly #random: () => number;
+  readonly #clock: Clock;
+  readonly #quietMs: number;
+  readonly #maxDelayMs: number;
   /** Aborted when `close()` starts: no new calls, retry sleeps end. */
   readonly #closing = new AbortController();
   /** Aborted when the grace period of `close()` is over: in-flight calls are abandoned. */
@@ -278,13 +285,18 @@ export class NotifyDispatcher {
     this.#lanes = slots.map((slot) => ({
       slot,
       pending: undefined,
+      firstPendingAt: 0,
+      lastSubmitAt: 0,
       running: false,
       run: undefined,
       stats: { sent: 0, failed: 0, retries: 0, coalesced: 0, skipped: 0 },
     }));
     this.#logger = opts.logger;
-    this.#sleep = opts.sleep ?? abortableSleep;
-    this.#random = opts.random ?? Math.random;
+    this.#clock = opts.clock ?? systemClock;
+    this.#sleep = opts.sleep ?? ((ms, signal) => sleep(ms, signal, this.#clock));
+    this.#random = opts.random ?? (() => this.#clock.random());
+    this.#quietMs = opts.quietMs ?? 250;
+    this.#maxDelayMs = opts.maxDelayMs ?? 5000;
     this.#callSignal = AbortSignal.any([opts.signal, this.#stop.signal]);
     this.#waitSignal = AbortSignal.any([opts.signal, this.#closing.signal]);
   }
@@ -306,6 +318,7 @@ export class NotifyDispatcher {
         this.#logger.debug("notification not submitted: shutting down", { seq: changeSet.seq });
         return;
       }
+      const now = this.#clock.now();
       for (const lane of this.#lanes) {
         const item: NotifyItem = { changeSet, result };
         if (lane.pending) {
@@ -313,7 +326,9 @@ export class NotifyDispatcher {
           lane.stats.coalesced++;
         } else {
           lane.pending = item;
+          lane.firstPendingAt = now;
         }
+        lane.lastSubmitAt = now;
         this.#kick(lane);
       }
     } catch (e) {
@@ -355,6 +370,19 @@ export class NotifyDispatcher {
   }
 
   /**
+   * Instances with a notification waiting for its quiet window, in flight or waiting to be
+   * retried: once none is, no notification comes without a new change.
+   *
+   * @example
+   * ```ts ignore
+   * if (dispatcher.busy().length === 0) console.log("quiet");
+   * ```
+   */
+  busy(): string[] {
+    return this.#lanes.filter((lane) => lane.running || lane.pending).map((l) => l.slot.instance);
+  }
+
+  /**
    * Stops accepting change sets and starting calls (retries waiting for their delay are given
    * up), waits up to `graceMs` for calls in flight, then abandons them. Does not close the
    * notifiers themselves.
@@ -379,6 +407,23 @@ export class NotifyDispatcher {
     await this.idle();
   }
 
+  /** Waits until no submission came for the quiet window, or the longest delay is reached. */
+  async #quiet(lane: Lane): Promise<void> {
+    for (;;) {
+      const wait = this.#quietLeft(lane);
+      if (wait <= 0 || this.#waitSignal.aborted) return;
+      await sleep(wait, this.#waitSignal, this.#clock);
+    }
+  }
+
+  #quietLeft(lane: Lane): number {
+    const due = Math.min(
+      lane.lastSubmitAt + this.#quietMs,
+      lane.firstPendingAt + this.#maxDelayMs,
+    );
+    return due - this.#clock.now();
+  }
+
   #kick(lane: Lane): void {
     if (lane.running) return;
     // Set before the first await of #pump and cleared synchronously after its last check of
@@ -392,6 +437,7 @@ export class NotifyDispatcher {
     const label = { plugin: slot.plugin, instance: slot.instance, hook: "notify" };
     try {
       while (lane.pending) {
+        if (this.#quietLeft(lane) > 0) await this.#quiet(lane);
         if (this.#waitSignal.aborted) {
           slot.logger.debug("pending notification dropped: shutting down", {
             plugin: slot.plugin,
@@ -403,6 +449,7 @@ export class NotifyDispatcher {
         }
         let item = lane.pending;
         lane.pending = undefined;
+        if (item === undefined) break;
         if (item.changeSet.initial && slot.notifier.skipInitial) {
           stats.skipped++;
           slot.logger.debug("initial change set not notified (skipInitial)", {
@@ -457,12 +504,9 @@ export class NotifyDispatcher {
             slot.logger.error("notification failed (not retryable)", fields);
             break;
           }
-          if (!policy || attempt > policy.retries) {
+          if (!policy) {
             stats.failed++;
-            slot.logger.error(
-              policy ? "notification failed, retries exhausted" : "notification failed",
-              fields,
-            );
+            slot.logger.error("notification failed", fields);
             break;
           }
           if (this.#waitSignal.aborted) {
@@ -470,8 +514,19 @@ export class NotifyDispatcher {
             slot.logger.warn("notification failed, not retried: shutting down", fields);
             break;
           }
+          // Past the policy's retries, attempts go on at the capped interval: a change set whose
+          // notification failed is never forgotten.
           const delayMs = retryDelay(policy, attempt, this.#random);
-          slot.logger.warn("notification failed, will retry", { ...fields, delayMs });
+          if (attempt <= policy.retries) {
+            slot.logger.warn("notification failed, will retry", { ...fields, delayMs });
+          } else if (attempt === policy.retries + 1) {
+            slot.logger.error("notification failed, retries exhausted; still retrying", {
+              ...fields,
+              delayMs,
+            });
+          } else {
+            slot.logger.debug("notification failed again; still retrying", { ...fields, delayMs });
+          }
           try {
             await this.#sleep(delayMs, this.#waitSignal);
           } catch {

@@ -81,6 +81,7 @@ function dispatcherFor(
     {
       signal: opts.signal ?? controller.signal,
       logger,
+      quietMs: opts.quietMs ?? 0,
       sleep: opts.sleep ?? ((ms) => {
         sleeps.push(ms);
         return Promise.resolve();
@@ -212,54 +213,71 @@ Deno.test("NotifyDispatcher retries with the merged newest state when newer sets
   await dispatcher.close();
 });
 
-Deno.test("NotifyDispatcher drops an item after its retries, and still sends a later one", async () => {
+Deno.test("NotifyDispatcher keeps retrying past its retry budget, at the capped interval, until it succeeds", async () => {
   // The notifier submits newer sets itself, so it needs the dispatcher it is part of.
   const late: { dispatcher?: NotifyDispatcher } = {};
   const notifier = scripted((n) => {
     if (n === 0) late.dispatcher!.submit(set(2), wrote("/d/2"));
-    return n < 3 ? Promise.reject(new Error("down")) : Promise.resolve();
-  }, { retry: { retries: 2, backoffMs: 10, maxDelayMs: 10 } });
-  const { dispatcher } = dispatcherFor({ n: notifier });
+    if (n === 4) late.dispatcher!.submit(set(3), wrote("/d/3"));
+    return n < 6 ? Promise.reject(new Error("down")) : Promise.resolve();
+  }, { retry: { retries: 2, backoffMs: 10, maxDelayMs: 40 } });
+  const { dispatcher, sleeps, records } = dispatcherFor({ n: notifier });
   late.dispatcher = dispatcher;
   dispatcher.submit(set(1), wrote("/d/1"));
   await dispatcher.idle();
-  // Attempt 1 fails; the retry merges set 2 in; retry 2 fails: given up. Nothing newer is pending,
-  // so nothing more is sent. A later submission is delivered.
-  assert.deepEqual(notifier.calls.map((c) => c.changeSet.seq), [1, 2, 2]);
-  assert.equal(dispatcher.stats().n!.failed, 1);
-  dispatcher.submit(set(3), wrote("/d/3"));
-  await dispatcher.idle();
-  assert.deepEqual(notifier.calls.map((c) => c.changeSet.seq), [1, 2, 2, 3]);
-  assert.equal(dispatcher.stats().n!.sent, 1);
-  await dispatcher.close();
-});
-
-Deno.test("NotifyDispatcher sends an item that was pending while another one exhausted its retries", async () => {
-  // The notifier submits newer sets itself, so it needs the dispatcher it is part of.
-  const late: { dispatcher?: NotifyDispatcher } = {};
-  const notifier = scripted((n) => {
-    // Set 2 arrives during the last attempt for set 1, after the retry merged what was pending.
-    if (n === 1) late.dispatcher!.submit(set(2), wrote("/d/2"));
-    return n < 2 ? Promise.reject(new Error("down")) : Promise.resolve();
-  }, { retry: { retries: 1, backoffMs: 10, maxDelayMs: 10 } });
-  const recorded = dispatcherFor({ n: notifier });
-  const dispatcher = recorded.dispatcher;
-  late.dispatcher = dispatcher;
-  dispatcher.submit(set(1), wrote("/d/1"));
-  await dispatcher.idle();
-  assert.deepEqual(notifier.calls.map((c) => c.changeSet.seq), [1, 1, 2]);
+  // Set 2 is merged into the first retry, set 3 into a retry past the budget; the one call that
+  // succeeds names every file changed meanwhile.
+  assert.deepEqual(notifier.calls.map((c) => c.changeSet.seq), [1, 2, 2, 2, 2, 3, 3]);
+  assert.deepEqual(notifier.calls.at(-1)!.result.written, ["/d/1", "/d/2", "/d/3"]);
+  assert.deepEqual(sleeps.map((ms) => ms >= 40 ? "cap" : "backoff"), [
+    "backoff",
+    "backoff",
+    "cap",
+    "cap",
+    "cap",
+    "cap",
+  ]);
   assert.deepEqual(dispatcher.stats().n, {
     sent: 1,
-    failed: 1,
-    retries: 1,
-    coalesced: 0,
+    failed: 0,
+    retries: 6,
+    coalesced: 2,
     skipped: 0,
     lastError: 'plugin "test-plugin" instance "n" hook notify: down',
   });
-  const errors = recorded.records.filter((l) => l.level === "error");
-  assert.equal(errors.length, 1);
-  assert.match(errors[0]!.message, /retries exhausted/);
-  assert.equal(errors[0]!.fields.instance, "n");
+  const errors = records.filter((l) => l.level === "error");
+  assert.equal(errors.length, 1, "exhausting the budget is said once");
+  assert.match(errors[0]!.message, /retries exhausted; still retrying/);
+  await dispatcher.close();
+});
+
+Deno.test("NotifyDispatcher waits for a quiet moment so that a burst is one notification", async () => {
+  const { FakeClock } = await import("../util/fake_clock.ts");
+  const clock = new FakeClock();
+  const notifier = scripted(() => Promise.resolve());
+  const { logger } = recordingLogger();
+  const dispatcher = new NotifyDispatcher([{
+    plugin: "p",
+    instance: "n",
+    notifier,
+    timeoutMs: 5_000,
+    logger,
+  }], { signal: new AbortController().signal, logger, clock, quietMs: 250, maxDelayMs: 2000 });
+  for (let seq = 1; seq <= 3; seq++) {
+    dispatcher.submit(set(seq), wrote(`/d/${seq}`));
+    await clock.advance(200);
+  }
+  assert.equal(notifier.calls.length, 0, "still within 250 ms of the last change set");
+  await clock.advance(300);
+  assert.deepEqual(notifier.calls.map((c) => c.changeSet.seq), [3]);
+  // A steady stream is notified at least every maxDelayMs.
+  for (let seq = 4; seq <= 30; seq++) {
+    dispatcher.submit(set(seq), wrote(`/d/${seq}`));
+    await clock.advance(100);
+  }
+  assert.ok(notifier.calls.length >= 2, `only ${notifier.calls.length} calls in 2.7 s of changes`);
+  await clock.advance(1000);
+  assert.equal(notifier.calls.at(-1)!.changeSet.seq, 30);
   await dispatcher.close();
 });
 

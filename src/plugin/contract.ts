@@ -30,6 +30,21 @@ export interface SinkOutcome {
   warnings: string[];
 }
 
+/** One object's files for {@linkcode FileSink.syncAll}. */
+export interface SinkItem {
+  ref: ObjectRef;
+  /** Every file the object contributes; empty removes all of them. */
+  files: DesiredFile[];
+  /** Paths that stay as they are although not listed (a refused key keeps its last good file). */
+  keep?: string[] | undefined;
+}
+
+/** What one {@linkcode FileSink.syncAll} call did. */
+export interface SinkBatchOutcome extends SinkOutcome {
+  /** Objects whose files were refused (e.g. a path outside the folder); nothing of theirs changed. */
+  refused: { ref: ObjectRef; reason: string }[];
+}
+
 /**
  * Where writers put files. Every write is atomic (temp file + rename in the same directory),
  * identical content is not rewritten, and only files this sidecar wrote are ever removed.
@@ -44,6 +59,12 @@ export interface FileSink {
   sync(ref: ObjectRef, files: DesiredFile[], opts?: { keep?: string[] }): Promise<SinkOutcome>;
   /** Removes every file `ref` contributed through this writer. */
   remove(ref: ObjectRef): Promise<SinkOutcome>;
+  /**
+   * {@linkcode FileSink.sync} for several objects in one go: one journal sync for all of them, so
+   * a writer should hand a whole change set to one call. An object the sink refuses is listed in
+   * `refused` instead of failing the call.
+   */
+  syncAll(items: SinkItem[]): Promise<SinkBatchOutcome>;
   /** Paths `ref` currently owns through this writer. */
   owned(ref: ObjectRef): string[];
 }
@@ -66,6 +87,11 @@ export interface WriterContext extends PluginContext {
 export interface Writer {
   /** Applies one change set through `ctx.sink` and reports what changed. */
   write(changeSet: ChangeSet): Promise<WriteResult>;
+  /**
+   * Whether this writer writes key `key` at all. Optional; when every writer says, keys none of
+   * them takes are reported to the user instead of being skipped silently.
+   */
+  accepts?(key: string): boolean;
   close?(): void | Promise<void>;
 }
 
@@ -80,7 +106,13 @@ export interface RetryPolicy {
 
 /** A created notifier. */
 export interface Notifier {
-  /** Tells the application that files changed. Throw {@linkcode NotifyError} to control retries. */
+  /**
+   * Tells the application that files changed. Throw {@linkcode NotifyError} to control retries.
+   *
+   * `changeSet` describes every change since the last successful notification (a burst, or the
+   * whole initial sync, is one call); its changes carry no `entries` (the content is on disk, and
+   * `result` says where).
+   */
   notify(changeSet: ChangeSet, result: WriteResult): Promise<void>;
   /** Retry policy for failures; none when absent. */
   retry?: RetryPolicy | undefined;

@@ -1,16 +1,28 @@
 /**
- * The reconciler turns list snapshots and watch events into debounced {@linkcode ChangeSet}s.
+ * The reconciler turns list pages and watch events into {@linkcode SyncStep}s for the write stage.
  *
  * It remembers, per object, only a hash of what the object contributes (entries, target folder,
  * naming, mode) — never the content — so an unchanged object, a replayed event or a relist of an
  * unchanged cluster produces no change at all. Content travels only inside the pending change
  * until the writers have it.
  *
+ * Nothing waits on a timer: a change goes to the writers as soon as the write stage is free, and
+ * whatever arrives meanwhile goes with the next step. The initial sync streams the same way, page
+ * by page, and its last step (once every scope has listed, or failed its first attempt) is marked
+ * so that notifiers hear about the whole initial sync once.
+ *
  * @module
  */
 import { createHash } from "node:crypto";
 import type { ResourceNameFilter } from "../config/types.ts";
-import { type Change, type ChangeSet, type ObjectRef, refKey } from "../model.ts";
+import {
+  type Change,
+  type ChangeSet,
+  type KindInNamespace,
+  type ObjectRef,
+  refKey,
+  type SyncStep,
+} from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
 import type { ObjectSnapshot } from "../source/objects.ts";
 import type { Scope } from "../source/scope.ts";
@@ -25,15 +37,11 @@ export interface ReconcilerOptions {
   uniqueFilenames: boolean;
   defaultFileMode?: number | undefined;
   resourceNames: readonly ResourceNameFilter[];
-  /** Every scope that must deliver its first list before the initial change set goes out. */
+  /** Every scope that must list before the initial sync is complete. */
   scopes: readonly Scope[];
-  /** Quiet window before a change set is emitted. */
-  quietMs?: number;
-  /** Longest a change may wait while changes keep coming. */
-  maxDelayMs?: number;
   logger: Logger;
-  /** Applies one change set (writers, then notifiers); returns false when a writer failed. */
-  apply: (changeSet: ChangeSet) => Promise<boolean>;
+  /** Applies one step (writers, then notifiers); returns false when a writer failed. */
+  apply: (step: SyncStep) => Promise<boolean>;
 }
 
 interface Known {
@@ -43,12 +51,12 @@ interface Known {
 }
 
 /**
- * Receives the source's data (it is a {@linkcode SourceHandler}) and drives the pipeline.
+ * Receives the source's data (it is a {@linkcode SourceHandler}) and drives the write stage.
  *
  * @example
  * ```ts ignore
- * const reconciler = new Reconciler({ folder, scopes, apply: (cs) => pipeline.apply(cs), ... });
- * await new ScopeWatcher(client, scope, reconciler, opts).list();
+ * const reconciler = new Reconciler({ folder, scopes, apply: (step) => pipeline.apply(step), ... });
+ * await new ScopeWatcher(lw, scope, reconciler, opts).listOnce();
  * await reconciler.initialApplied;
  * ```
  */
@@ -59,12 +67,20 @@ export class Reconciler implements SourceHandler {
   /** Objects that exist but are refused (bad annotation, undecodable): their old files are kept. */
   readonly #held = new Map<string, { scopeId: string; ref: ObjectRef }>();
   readonly #pending = new Map<string, Change>();
+  /** Scopes that listed at least once. */
   readonly #listed = new Set<string>();
+  /** Scopes that listed or failed to list at least once. */
+  readonly #attempted = new Set<string>();
+  /** Scopes whose first list completed and whose files of vanished objects are still to prune. */
+  #pruneDue: KindInNamespace[] = [];
+  #pruneAllDue = false;
   #initialDone = false;
+  #initialWritten = false;
+  /** The step after which every scope has listed (the one that prunes "all") is written. */
+  #allListedWritten = false;
   #closed = false;
   #seq = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #firstPendingAt = 0;
+  #scheduled = false;
   #applying: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
   readonly #initial = Promise.withResolvers<void>();
@@ -77,14 +93,14 @@ export class Reconciler implements SourceHandler {
     this.#log = opts.logger;
   }
 
-  /** Resolves once the initial change set has been applied. */
+  /** Resolves once the step that completes the initial sync has been applied. */
   get initialApplied(): Promise<void> {
     return this.#initial.promise;
   }
 
-  /** True once the initial change set has been applied. */
+  /** True once every scope has listed and the initial sync is written. */
   get ready(): boolean {
-    return this.#initialDone && this.#applying === undefined && this.#seq > 0;
+    return this.#initialWritten && this.#allListedWritten;
   }
 
   /** Every object currently selected, including refused ones whose old files are kept. */
@@ -100,23 +116,30 @@ export class Reconciler implements SourceHandler {
     return this.#known.size;
   }
 
-  snapshot(scope: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void {
-    const present = new Set<string>();
+  page(scope: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void {
     for (const obj of objects) {
-      if (!this.#selected(obj.ref)) continue;
-      present.add(refKey(obj.ref));
-      this.#upsert(scope, obj);
+      if (this.#selected(obj.ref)) this.#upsert(scope, obj);
     }
-    for (const ref of invalid) present.add(refKey(ref));
+    // Refused objects were reported through invalid(); nothing else to do for them here.
+    void invalid;
+    this.#schedule();
+  }
+
+  listed(scope: Scope, seen: ReadonlySet<string>): void {
     for (const [key, known] of this.#known) {
-      if (known.scopeId === scope.id && !present.has(key)) {
+      if (known.scopeId === scope.id && !seen.has(key)) {
         this.#delete(parseKey(key), "gone from list");
       }
     }
     for (const [key, held] of this.#held) {
-      if (held.scopeId === scope.id && !present.has(key)) this.#delete(held.ref, "gone from list");
+      if (held.scopeId === scope.id && !seen.has(key)) this.#delete(held.ref, "gone from list");
     }
-    this.#listed.add(scope.id);
+    if (!this.#listed.has(scope.id)) {
+      this.#listed.add(scope.id);
+      this.#pruneDue.push({ kind: scope.kind, namespace: scope.namespace });
+      if (this.#listed.size === this.#opts.scopes.length) this.#pruneAllDue = true;
+    }
+    this.#attempted.add(scope.id);
     this.#schedule();
   }
 
@@ -136,29 +159,32 @@ export class Reconciler implements SourceHandler {
     this.#held.set(refKey(ref), { scopeId: scope.id, ref });
   }
 
-  /** Resolves when nothing is pending and no change set is being applied. */
+  listFailed(scope: Scope, _error: Error): void {
+    // A scope that cannot be read must not hold back the initial sync of the others.
+    if (this.#attempted.has(scope.id)) return;
+    this.#attempted.add(scope.id);
+    this.#schedule();
+  }
+
+  /** True while changes wait or a step is being written. */
+  get busy(): boolean {
+    return this.#busy();
+  }
+
+  /** Resolves when nothing is pending and no step is being applied. */
   idle(): Promise<void> {
-    if (!this.#applying && this.#pending.size === 0) return Promise.resolve();
+    if (!this.#busy()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Emits pending changes now instead of waiting for the quiet window. */
-  async flush(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#applying;
-    if (this.#pending.size > 0 && this.#initialReady()) await this.#emit();
-  }
-
   /**
-   * Stops emitting: pending changes are dropped (the next start relists) and the change set being
+   * Stops emitting: pending changes are dropped (the next start relists) and the step being
    * applied, if any, is awaited.
    */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     await this.#applying;
+    for (const w of this.#idleWaiters.splice(0)) w();
   }
 
   #selected(ref: ObjectRef): boolean {
@@ -227,46 +253,62 @@ export class Reconciler implements SourceHandler {
   }
 
   #enqueue(change: Change): void {
-    if (this.#pending.size === 0) this.#firstPendingAt = Date.now();
     // Re-insert so that the change set lists objects in the order of their latest change.
     this.#pending.delete(refKey(change.ref));
     this.#pending.set(refKey(change.ref), change);
   }
 
-  #initialReady(): boolean {
-    return this.#initialDone || this.#opts.scopes.every((s) => this.#listed.has(s.id));
+  #endOfInitialDue(): boolean {
+    return !this.#initialDone && this.#opts.scopes.every((s) => this.#attempted.has(s.id));
   }
 
+  #due(): boolean {
+    return this.#pending.size > 0 || this.#pruneDue.length > 0 || this.#pruneAllDue ||
+      this.#endOfInitialDue();
+  }
+
+  #busy(): boolean {
+    return this.#applying !== undefined || this.#scheduled || (!this.#closed && this.#due());
+  }
+
+  /**
+   * Emits at the end of the current turn, so that what one page or one chunk of watch events
+   * delivers goes out as one step; while a step is being applied, the next one waits for it.
+   */
   #schedule(): void {
-    if (this.#closed || this.#applying || !this.#initialReady()) return;
-    if (!this.#initialDone) {
-      // The first full sync goes out as soon as every scope has listed: no reason to wait.
-      void this.#emit();
+    if (this.#closed || this.#applying || this.#scheduled) return;
+    if (!this.#due()) {
+      for (const w of this.#idleWaiters.splice(0)) w();
       return;
     }
-    if (this.#pending.size === 0) return;
-    const quiet = this.#opts.quietMs ?? 250;
-    const maxDelay = this.#opts.maxDelayMs ?? 2000;
-    const due = Math.min(Date.now() + quiet, this.#firstPendingAt + maxDelay);
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#emit();
-    }, Math.max(0, due - Date.now()));
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      if (!this.#closed && !this.#applying && this.#due()) void this.#emit();
+      else this.#schedule();
+    });
   }
 
   async #emit(): Promise<void> {
-    if (this.#applying) return;
+    const endOfInitial = this.#endOfInitialDue();
     const initial = !this.#initialDone;
+    if (endOfInitial) this.#initialDone = true;
     const changes = [...this.#pending.values()];
     this.#pending.clear();
     const changeSet: ChangeSet = { seq: ++this.#seq, initial, changes };
+    let prune: SyncStep["prune"];
+    const allListed = this.#pruneAllDue;
+    if (this.#pruneAllDue || this.#pruneDue.length > 0) {
+      prune = { where: this.#pruneAllDue ? "all" : this.#pruneDue, live: this.liveRefs() };
+      this.#pruneDue = [];
+      this.#pruneAllDue = false;
+    }
     this.stats.changeSets++;
     this.stats.changes += changes.length;
     const run = async () => {
       let ok = false;
       try {
-        ok = await this.#opts.apply(changeSet);
+        ok = await this.#opts.apply({ changeSet, prune, endOfInitial });
       } catch (e) {
         this.#log.error("applying a change set failed", { seq: changeSet.seq, error: String(e) });
       }
@@ -281,14 +323,12 @@ export class Reconciler implements SourceHandler {
     this.#applying = run();
     await this.#applying;
     this.#applying = undefined;
-    if (initial) {
-      this.#initialDone = true;
+    if (allListed) this.#allListedWritten = true;
+    if (endOfInitial) {
+      this.#initialWritten = true;
       this.#initial.resolve();
     }
-    if (this.#pending.size > 0) this.#schedule();
-    else {
-      for (const w of this.#idleWaiters.splice(0)) w();
-    }
+    this.#schedule();
   }
 }
 

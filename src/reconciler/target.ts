@@ -4,27 +4,14 @@
  *
  * @module
  */
-import { isAbsolute, relative, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
+import { isWithin } from "../util/paths.ts";
 
 /** Inputs of {@linkcode resolveTargetDir}. */
 export interface TargetRules {
   folder: string;
   /** Absolute roots besides `folder` that absolute annotation values may point into. */
   roots: readonly string[];
-}
-
-/**
- * True when `path` is `root` or inside it (both absolute and normalised).
- *
- * @example
- * ```ts
- * import { isInside } from "./target.ts";
- * console.assert(isInside("/data", "/data/a") && !isInside("/data", "/database"));
- * ```
- */
-export function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
 /**
@@ -48,8 +35,8 @@ export function resolveTargetDir(
     return { error: `folder annotation ${JSON.stringify(value)} contains a NUL byte` };
   }
   const dir = resolve(rules.folder, value);
-  if (isInside(rules.folder, dir)) return { dir };
-  if (isAbsolute(value) && rules.roots.some((root) => isInside(root, dir))) return { dir };
+  if (isWithin(rules.folder, dir)) return { dir };
+  if (isAbsolute(value) && rules.roots.some((root) => isWithin(root, dir))) return { dir };
   const allowed = [rules.folder, ...rules.roots].join(", ");
   return {
     error: `folder annotation ${

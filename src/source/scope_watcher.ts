@@ -1,29 +1,44 @@
 /**
  * List-then-watch for one {@linkcode Scope}, resilient to every kind of gap.
  *
- * A watch that the server ends on schedule (`timeoutSeconds`) is resumed from the last
- * resourceVersion, kept fresh by bookmarks, so a healthy steady state never relists. Anything
- * else — 410 Gone, silence past the client timeout, a lost connection, an API-server restart — is
- * a gap: back off with jitter, relist, and hand the full list to the reconciler, which deletes
- * what vanished meanwhile.
+ * Lists stream: each page goes to the handler as it arrives, so memory is bounded by a page, and
+ * the end of a list tells the handler which objects exist (the rest vanished). A watch that the
+ * server ends on schedule (after a timeout drawn from [`WATCH_SERVER_TIMEOUT`, 2×] so that a fleet
+ * restarted together does not stay in step) is resumed from the last resourceVersion, kept fresh
+ * by bookmarks: a healthy steady state never relists. Anything else — 410 Gone, silence, a lost
+ * connection, an API-server restart — is a gap: relist (from the watch cache, asking for any state
+ * not older than the last one seen; a full list only after 410) and resume.
+ *
+ * Failed lists back off exponentially from `ERROR_THROTTLE_SLEEP`; when the API server is
+ * unreachable the wait is cut short as soon as its `/readyz` answers, so a recovered server is
+ * used within about a second, whatever the length of the outage. The backoff starts over after
+ * every successful list.
  *
  * @module
  */
-import { KubeApiError, type KubeClient, type KubeObject } from "../kube/client.ts";
-import type { ObjectRef } from "../model.ts";
+import { KubeApiError, type KubeObject } from "../kube/client.ts";
+import { type ObjectRef, refKey } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
+import { scopedAbort } from "../util/abort.ts";
+import { backoffDelay } from "../util/backoff.ts";
+import { type Clock, sleep, systemClock, type Timer } from "../util/clock.ts";
+import { errorMessage } from "../util/errors.ts";
+import type { ListQuery, ListWatch } from "./list_watch.ts";
 import { DecodeError, type ObjectSnapshot, snapshotOf } from "./objects.ts";
 import type { Scope } from "./scope.ts";
-import { errorMessage } from "../util/errors.ts";
 
 /** Where a scope's data goes (the reconciler). */
 export interface SourceHandler {
-  /** The complete selected content of `scope` after a (re)list; `invalid` objects exist but could not be decoded. */
-  snapshot(scope: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void;
+  /** One page of a (re)list: objects that exist; `invalid` exist but could not be decoded. */
+  page(scope: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void;
+  /** A (re)list is complete; `seen` holds the {@linkcode refKey} of every object it returned. */
+  listed(scope: Scope, seen: ReadonlySet<string>): void;
   /** One watch event. */
   event(scope: Scope, type: "upsert" | "delete", object: ObjectSnapshot): void;
   /** An object that exists but could not be decoded (its files stay as they are). */
   invalid(scope: Scope, ref: ObjectRef, error: Error): void;
+  /** A list failed; watch and poll loops retry it. */
+  listFailed(scope: Scope, error: Error): void;
 }
 
 /** Timings, in seconds, as in the configuration. */
@@ -35,179 +50,291 @@ export interface WatchTimings {
 
 /** Options of {@linkcode ScopeWatcher}. */
 export interface ScopeWatcherOptions {
-  labelSelector: string;
+  labelSelector?: string | undefined;
   fieldSelector?: string | undefined;
   timings: WatchTimings;
   logger: Logger;
   signal: AbortSignal;
   /** Page size of lists. */
-  pageSize?: number;
+  pageSize?: number | undefined;
+  clock?: Clock | undefined;
 }
 
 /** Counters for metrics. */
 export interface ScopeStats {
   lists: number;
+  /** Relists answered from the watch cache (`resourceVersionMatch=NotOlderThan`). */
+  cachedLists: number;
   watches: number;
   events: number;
   gaps: number;
   errors: number;
 }
 
+/** Why a scope is not in step with the API server right now. */
+export interface ScopeFailure {
+  /** `clock.now()` of the first failure in a row. */
+  since: number;
+  message: string;
+}
+
+/** A watch that ended for another reason than the server's own timeout. */
 class WatchGap extends Error {
-  constructor(message: string, readonly relistNow = false) {
+  constructor(message: string, readonly expired = false) {
     super(message);
   }
 }
+
+/** A watch that lasted this long was healthy: a gap after it relists at once. */
+const HEALTHY_WATCH_MS = 10_000;
+/** How often the API server's `/readyz` is probed while a list backs off because it is down. */
+const PROBE_INTERVAL_MS = 1_000;
+/** Longest backoff, as a multiple of `ERROR_THROTTLE_SLEEP`. */
+const MAX_BACKOFF_FACTOR = 8;
 
 /**
  * Keeps one scope flowing into a {@linkcode SourceHandler}.
  *
  * @example
  * ```ts ignore
- * const w = new ScopeWatcher(client, scope, reconciler, { labelSelector: "app", timings, logger, signal });
- * await w.list();  // sleep and list modes
- * await w.run();   // watch mode: until signal aborts
+ * const w = new ScopeWatcher(listWatchFor(client, scope.path), scope, reconciler, { labelSelector: "app", timings, logger, signal });
+ * await w.listOnce();   // METHOD=sleep
+ * await w.poll(60_000); // METHOD=list
+ * await w.run();        // METHOD=watch: until signal aborts
  * ```
  */
 export class ScopeWatcher {
   readonly scope: Scope;
-  readonly stats: ScopeStats = { lists: 0, watches: 0, events: 0, gaps: 0, errors: 0 };
-  /** `Date.now()` of the last sign of life from the API server (list, event, bookmark, stream open). */
+  readonly stats: ScopeStats = {
+    lists: 0,
+    cachedLists: 0,
+    watches: 0,
+    events: 0,
+    gaps: 0,
+    errors: 0,
+  };
+  /** `clock.now()` of the last sign of life from the API server (list, event, bookmark, stream open). */
   lastActivity = 0;
-  /** Set when `run()` ended by an unexpected error. */
+  /** Set when the loop ended by an unexpected error. */
   died: Error | undefined;
-  readonly #client: KubeClient;
+  /** Set while lists of this scope fail; cleared by the next successful list. */
+  failure: ScopeFailure | undefined;
+  /** True once a list of this scope succeeded. */
+  listedOnce = false;
+  readonly #lw: ListWatch;
   readonly #handler: SourceHandler;
   readonly #opts: ScopeWatcherOptions;
   readonly #log: Logger;
+  readonly #clock: Clock;
+  /** The newest resourceVersion seen (list, event or bookmark): where a relist may start. */
+  #rv: string | undefined;
 
-  /** Creates a watcher; nothing happens until `list()` or `run()`. */
-  constructor(client: KubeClient, scope: Scope, handler: SourceHandler, opts: ScopeWatcherOptions) {
-    this.#client = client;
+  /** Creates a watcher; nothing happens until `listOnce()`, `poll()` or `run()`. */
+  constructor(lw: ListWatch, scope: Scope, handler: SourceHandler, opts: ScopeWatcherOptions) {
+    this.#lw = lw;
     this.scope = scope;
     this.#handler = handler;
     this.#opts = opts;
     this.#log = opts.logger.child(scope.id);
+    this.#clock = opts.clock ?? systemClock;
   }
 
   /**
-   * Lists the scope (all pages), hands the snapshot to the handler and returns the list's
-   * resourceVersion. Each page may take at most the client timeout: a frozen API server must
-   * not hang the loop.
+   * Lists the scope once, page by page into the handler, and returns the list's resourceVersion.
+   * A failure is reported to the handler and thrown.
    */
-  async list(): Promise<string> {
-    const objects: ObjectSnapshot[] = [];
-    const invalid: ObjectRef[] = [];
-    let cont: string | undefined;
-    let rv = "";
-    do {
-      const page = await this.#client.list(
-        this.scope.path,
-        {
-          labelSelector: this.#opts.labelSelector,
-          fieldSelector: this.#opts.fieldSelector,
-          limit: this.#opts.pageSize ?? 500,
-          continue: cont,
-        },
-        AbortSignal.any([
-          this.#opts.signal,
-          AbortSignal.timeout(this.#opts.timings.watchClientTimeout * 1000),
-        ]),
-      );
-      for (const item of page.items) {
-        const snap = this.#decode(item);
-        if (snap) objects.push(snap);
-        else invalid.push(this.#refOf(item));
-      }
-      cont = page.metadata.continue || undefined;
-      rv = page.metadata.resourceVersion ?? rv;
-    } while (cont);
-    this.stats.lists++;
-    this.lastActivity = Date.now();
-    this.#handler.snapshot(this.scope, objects, invalid);
-    this.#log.debug("listed", { objects: objects.length, resourceVersion: rv });
-    return rv;
+  async listOnce(): Promise<string> {
+    try {
+      return await this.#list(undefined);
+    } catch (e) {
+      const err = asError(e);
+      if (!this.#opts.signal.aborted) this.#failed(err);
+      throw err;
+    }
   }
 
-  /** Lists, retrying with backoff until it succeeds or the signal aborts. */
-  async listWithRetry(): Promise<string> {
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await this.list();
-      } catch (e) {
-        if (this.#opts.signal.aborted) throw e;
-        this.stats.errors++;
-        const delay = this.#backoff(attempt);
-        this.#log.warn("list failed; retrying", {
-          error: describe(e),
-          retryInSeconds: round(delay / 1000),
-        });
-        await sleep(delay, this.#opts.signal);
+  /** Lists every `intervalMs` until the signal aborts, retrying failed lists with backoff. */
+  async poll(intervalMs: number): Promise<void> {
+    await this.#guard(async () => {
+      while (!this.#opts.signal.aborted) {
+        await this.#listUntilDone(this.#rv);
+        await sleep(intervalMs, this.#opts.signal, this.#clock);
       }
-    }
+    });
   }
 
   /** List then watch until the signal aborts. Never returns early on API errors. */
   async run(): Promise<void> {
-    const signal = this.#opts.signal;
-    try {
-      let rv = await this.listWithRetry();
+    await this.#guard(async () => {
+      const signal = this.#opts.signal;
+      await this.#listUntilDone(undefined);
       let gaps = 0;
       while (!signal.aborted) {
+        const started = this.#clock.now();
         try {
-          rv = await this.#watchOnce(rv);
+          await this.#watchOnce(this.#rv ?? "");
           gaps = 0;
         } catch (e) {
           if (signal.aborted) break;
-          gaps++;
+          gaps = this.#clock.now() - started >= HEALTHY_WATCH_MS ? 1 : gaps + 1;
           this.stats.gaps++;
-          const relistNow = e instanceof WatchGap && e.relistNow;
-          const delay = relistNow ? 0 : this.#backoff(gaps);
+          // The first gap after a healthy watch relists at once; a watch that keeps breaking
+          // right away backs off.
+          const delay = gaps <= 1 ? 0 : this.#backoff(gaps - 1);
           this.#log.warn("watch gap; relisting", {
-            reason: describe(e),
+            reason: errorMessage(e),
             retryInSeconds: round(delay / 1000),
           });
-          if (delay > 0) await sleep(delay, signal);
-          rv = await this.listWithRetry();
+          if (delay > 0) await this.#wait(delay, e);
+          const expired = e instanceof WatchGap && e.expired;
+          await this.#listUntilDone(expired ? undefined : this.#rv);
         }
       }
+    });
+  }
+
+  async #guard(loop: () => Promise<void>): Promise<void> {
+    try {
+      await loop();
     } catch (e) {
-      if (signal.aborted) return;
-      this.died = e instanceof Error ? e : new Error(String(e));
+      if (this.#opts.signal.aborted) return;
+      this.died = asError(e);
       throw e;
     }
   }
 
-  /** One watch stream; returns the resourceVersion to resume from when the server ended it on schedule. */
-  async #watchOnce(fromRv: string): Promise<string> {
+  /** Lists until a list succeeds (or the signal aborts, which throws). */
+  async #listUntilDone(fromRv: string | undefined): Promise<string> {
+    let hint = fromRv;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#list(hint);
+      } catch (e) {
+        if (this.#opts.signal.aborted) throw e;
+        if (hint !== undefined && isExpired(e)) {
+          // The cache cannot serve that version: a full list, at once.
+          hint = undefined;
+          attempt--;
+          continue;
+        }
+        const err = asError(e);
+        this.#failed(err);
+        const delay = this.#backoff(attempt);
+        this.#log.warn("list failed; retrying", {
+          error: err.message,
+          retryInSeconds: round(delay / 1000),
+        });
+        await this.#wait(delay, e);
+      }
+    }
+  }
+
+  #failed(err: Error): void {
+    this.stats.errors++;
+    this.failure = { since: this.failure?.since ?? this.#clock.now(), message: err.message };
+    this.#handler.listFailed(this.scope, err);
+  }
+
+  /** One complete list, streamed page by page; with `hint`, from the watch cache. */
+  async #list(hint: string | undefined): Promise<string> {
     const { timings, signal } = this.#opts;
-    const ac = new AbortController();
-    const stop = () => ac.abort();
-    signal.addEventListener("abort", stop, { once: true });
-    let silent = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        silent = true;
-        ac.abort();
-      }, timings.watchClientTimeout * 1000);
-    };
-    let rv = fromRv;
-    this.stats.watches++;
-    try {
-      arm();
-      const events = this.#client.watch<KubeObject>(this.scope.path, {
+    const seen = new Set<string>();
+    let cont: string | undefined;
+    let rv = "";
+    do {
+      const query: ListQuery = {
         labelSelector: this.#opts.labelSelector,
         fieldSelector: this.#opts.fieldSelector,
-        resourceVersion: rv,
+        limit: this.#opts.pageSize ?? 500,
+        continue: cont,
+      };
+      if (hint !== undefined && cont === undefined) {
+        query.resourceVersion = hint;
+        query.resourceVersionMatch = "NotOlderThan";
+      }
+      // Each page may take at most the client timeout: a frozen API server must not hang the loop.
+      using op = scopedAbort(signal, timings.watchClientTimeout * 1000, this.#clock);
+      const page = await this.#lw.list(query, op.signal);
+      const objects: ObjectSnapshot[] = [];
+      const invalid: ObjectRef[] = [];
+      for (const item of page.items) {
+        const snap = this.#decode(item);
+        const ref = snap?.ref ?? this.#refOf(item);
+        seen.add(refKey(ref));
+        if (snap) objects.push(snap);
+        else invalid.push(ref);
+      }
+      cont = page.metadata.continue || undefined;
+      rv = page.metadata.resourceVersion ?? rv;
+      this.lastActivity = this.#clock.now();
+      this.#handler.page(this.scope, objects, invalid);
+    } while (cont);
+    this.stats.lists++;
+    if (hint !== undefined) this.stats.cachedLists++;
+    this.failure = undefined;
+    this.listedOnce = true;
+    this.#rv = rv || this.#rv;
+    this.#handler.listed(this.scope, seen);
+    this.#log.debug("listed", { objects: seen.size, resourceVersion: rv, fromCache: !!hint });
+    return rv;
+  }
+
+  /**
+   * Waits `ms` before a retry. While the API server is unreachable, probes its `/readyz` every
+   * second and returns as soon as it answers.
+   */
+  async #wait(ms: number, cause: unknown): Promise<void> {
+    const { signal } = this.#opts;
+    if (!isUnreachable(cause)) return await sleep(ms, signal, this.#clock);
+    const until = this.#clock.now() + ms;
+    while (!signal.aborted) {
+      const left = until - this.#clock.now();
+      if (left <= 0) return;
+      await sleep(Math.min(PROBE_INTERVAL_MS, left), signal, this.#clock);
+      if (signal.aborted || this.#clock.now() >= until) return;
+      using op = scopedAbort(signal, PROBE_INTERVAL_MS * 2, this.#clock);
+      if (await this.#lw.serverReady(op.signal)) {
+        this.#log.info("API server is ready again; retrying now");
+        return;
+      }
+    }
+  }
+
+  /** One watch stream, until the server ends it on schedule (returns) or a gap (throws). */
+  async #watchOnce(fromRv: string): Promise<void> {
+    const { timings, signal } = this.#opts;
+    // As client-go: a timeout in [T, 2T], so that watches opened together do not end together.
+    const timeoutSeconds = Math.max(
+      1,
+      Math.round(timings.watchServerTimeout * (1 + this.#clock.random())),
+    );
+    // Silence is judged against the timeout actually asked for.
+    const silenceMs = (timings.watchClientTimeout - timings.watchServerTimeout + timeoutSeconds) *
+      1000;
+    using op = scopedAbort(signal, undefined, this.#clock);
+    let silent = false;
+    let timer: Timer | undefined;
+    const arm = () => {
+      timer?.cancel();
+      timer = this.#clock.timer(silenceMs, () => {
+        silent = true;
+        op.abort();
+      });
+    };
+    this.stats.watches++;
+    const silence = () => new WatchGap(`no event or bookmark for ${round(silenceMs / 1000)}s`);
+    try {
+      arm();
+      const events = this.#lw.watch({
+        labelSelector: this.#opts.labelSelector,
+        fieldSelector: this.#opts.fieldSelector,
+        resourceVersion: fromRv,
         allowWatchBookmarks: true,
-        timeoutSeconds: Math.max(1, Math.round(timings.watchServerTimeout)),
-      }, ac.signal);
-      this.lastActivity = Date.now();
+        timeoutSeconds,
+      }, op.signal);
       for await (const ev of events) {
         arm();
-        this.lastActivity = Date.now();
+        this.lastActivity = this.#clock.now();
         if (ev.type === "ERROR") {
           const status = ev.object as unknown as {
             code?: number;
@@ -219,22 +346,20 @@ export class ScopeWatcher {
             status.code === 410,
           );
         }
-        rv = ev.object.metadata?.resourceVersion ?? rv;
+        this.#rv = ev.object.metadata?.resourceVersion ?? this.#rv;
         if (ev.type === "BOOKMARK") continue;
         this.stats.events++;
         const snap = this.#decode(ev.object);
         if (!snap) continue;
         this.#handler.event(this.scope, ev.type === "DELETED" ? "delete" : "upsert", snap);
       }
-      if (silent) throw new WatchGap(`no event or bookmark for ${timings.watchClientTimeout}s`);
-      return rv;
+      if (silent) throw silence();
     } catch (e) {
-      if (silent) throw new WatchGap(`no event or bookmark for ${timings.watchClientTimeout}s`);
-      if (e instanceof KubeApiError && e.status === 410) throw new WatchGap(e.message, true);
+      if (silent) throw silence();
+      if (isExpired(e)) throw new WatchGap(errorMessage(e), true);
       throw e;
     } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", stop);
+      timer?.cancel();
     }
   }
 
@@ -256,40 +381,36 @@ export class ScopeWatcher {
     };
   }
 
-  /** Exponential backoff from ERROR_THROTTLE_SLEEP, capped at 8×, with ±20 % jitter. */
+  /** From ERROR_THROTTLE_SLEEP, doubling up to 8×, plus up to 20 % jitter. */
   #backoff(attempt: number): number {
     const base = this.#opts.timings.errorThrottleSleep * 1000;
-    const d = Math.min(base * 2 ** Math.max(0, attempt - 1), base * 8);
-    return d * (0.8 + Math.random() * 0.4);
+    return backoffDelay(
+      { baseMs: base, maxMs: base * MAX_BACKOFF_FACTOR, jitter: 0.2 },
+      attempt,
+      () => this.#clock.random(),
+    );
   }
 }
 
-function describe(e: unknown): string {
-  return errorMessage(e);
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** 410 Gone: the resourceVersion asked for is no longer available. */
+function isExpired(e: unknown): boolean {
+  return e instanceof KubeApiError && e.status === 410;
+}
+
+/**
+ * The server could not answer (connection refused or reset, timeout, 5xx, 429) rather than refused
+ * the request (401, 403, 404…): worth probing for its return.
+ */
+function isUnreachable(e: unknown): boolean {
+  if (e instanceof WatchGap) return true;
+  if (e instanceof KubeApiError) return e.status >= 500 || e.status === 429;
+  return true;
 }
 
 function round(n: number): number {
   return Math.round(n * 10) / 10;
-}
-
-/**
- * Sleeps `ms`, resolving early when `signal` aborts.
- *
- * @example
- * ```ts
- * import { sleep } from "./scope_watcher.ts";
- * await sleep(1, AbortSignal.timeout(1000));
- * ```
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

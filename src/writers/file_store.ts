@@ -1,56 +1,60 @@
 /**
  * The one place that touches the target folder: atomic writes, removal of only what the sidecar
- * wrote, a crash-safe ownership record, deterministic conflict resolution and path confinement.
+ * wrote, a crash-safe ownership record (see `ownership_record.ts`), deterministic conflict
+ * resolution, path confinement, and writes retried until the disk takes them.
  *
  * Each writer instance gets a {@linkcode FileSink} from {@linkcode FileStore.scoped}; files are
  * owned per writer instance and object (see {@linkcode ownerKey}).
  *
- * The ownership record ({@linkcode RECORD_NAME} inside the folder) is an append-only journal of
- * JSON lines:
+ * Rules that protect what the sidecar did not write:
+ * - a file is overwritten or removed only while its bytes are what the sidecar last wrote there;
+ *   a file changed by someone else is left alone, with a warning naming it, and forgotten;
+ * - a path that holds a file the sidecar did not write is never written, unless that file already
+ *   holds exactly the bytes the sidecar would write (then it is adopted: a lost or damaged record
+ *   heals on the first sync).
  *
- * ```text
- * {"op":"meta","version":1}
- * {"op":"claim","path":"/config/a.json","owner":"json-file#0|configmap/ns/dash","hash":"<sha256 hex>","mode":420}
- * {"op":"release","path":"/config/a.json"}
- * ```
- *
- * A `claim` says "the file at `path` was (or is about to be) written by `owner` with content of
- * this SHA-256"; the last line for a path wins, `release` forgets it. Claims are appended and
- * synced to disk before the file is written; releases after the file is removed. Either way a crash
- * can leave a recorded path whose file is missing or differs (repaired on the next sync), never a
- * sidecar-written file that is not recorded.
+ * A write or removal that fails (disk full, read-only, permissions, I/O error) is retried with
+ * capped backoff until it succeeds or the object changes; {@linkcode FileStore.problems} reports
+ * paths that keep failing, and what a retry repairs is reported through
+ * {@linkcode FileStore.onRepaired} so that the application is told.
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { type ObjectRef, refKey } from "../model.ts";
-import type { DesiredFile, FileSink, SinkOutcome } from "../plugin/contract.ts";
+import type {
+  DesiredFile,
+  FileSink,
+  SinkBatchOutcome,
+  SinkItem,
+  SinkOutcome,
+} from "../plugin/contract.ts";
 import type { Logger } from "../plugin/logger.ts";
+import { backoffDelay, type BackoffPolicy } from "../util/backoff.ts";
+import { type Clock, systemClock, type Timer } from "../util/clock.ts";
+import { errorMessage } from "../util/errors.ts";
+import { forEachLimit } from "../util/parallel.ts";
+import { isWithin } from "../util/paths.ts";
+import {
+  readRegularFile,
+  realPathOfMaybeMissing,
+  sameSignature,
+  sha256Hex,
+  type StatSignature,
+  statSignature,
+  TEMP_PREFIX,
+  writeAtomic,
+} from "./fs_ops.ts";
+import {
+  claimLine,
+  OwnershipRecord,
+  RECORD_NAME,
+  type RecordedFile,
+  type RecordLine,
+} from "./ownership_record.ts";
 
-/**
- * File name of the ownership record inside the target folder. A dotfile without a `.json`/`.yaml`
- * extension, so applications that load `*.json` or `*.yaml` from the folder never pick it up.
- *
- * @example
- * ```ts
- * import { RECORD_NAME } from "./file_store.ts";
- * console.assert(RECORD_NAME.startsWith("."));
- * ```
- */
-export const RECORD_NAME = ".k8s-gsidecar-owned";
-
-/**
- * Name prefix of temporary files (written next to their target, then renamed over it). Paths
- * whose base name starts with it are refused, and leftovers of a crash are removed on open.
- *
- * @example
- * ```ts
- * import { TEMP_PREFIX } from "./file_store.ts";
- * console.assert(TEMP_PREFIX.startsWith("."));
- * ```
- */
-export const TEMP_PREFIX = ".k8s-gsidecar-tmp-";
+export { RECORD_NAME } from "./ownership_record.ts";
+export { TEMP_PREFIX } from "./fs_ops.ts";
 
 /**
  * Options of {@linkcode FileStore.open}.
@@ -68,7 +72,27 @@ export interface FileStoreOptions {
   folder: string;
   /** Extra absolute roots files may be written under, besides `folder`. */
   allowedRoots?: string[] | undefined;
+  /**
+   * Directory for the ownership record (`STATE_DIR`), for applications that load every file of
+   * the folder. Unset: the record lives in `folder`.
+   */
+  stateDir?: string | undefined;
   logger: Logger;
+  clock?: Clock | undefined;
+  /** Backoff of failed writes and removals; default 1 s doubling to 30 s. */
+  retry?: BackoffPolicy | undefined;
+  /** How long a path may keep failing before {@linkcode FileStore.problems} reports it. */
+  failureGraceMs?: number | undefined;
+}
+
+/** Counters for metrics. */
+export interface FileStoreStats {
+  /** Write, chmod or removal attempts that failed. */
+  failures: number;
+  /** Retry rounds run. */
+  retries: number;
+  /** Journal appends synced to disk. */
+  journalSyncs: number;
 }
 
 /**
@@ -86,39 +110,56 @@ export function ownerKey(instance: string, ref: ObjectRef): string {
   return `${instance}|${refKey(ref)}`;
 }
 
-const RECORD_VERSION = 1;
-/** Below this many journal lines compaction is not worth a rewrite. */
-const COMPACT_MIN_LINES = 64;
+/**
+ * The writer instance and object of an owner key; `undefined` when it is not one.
+ *
+ * @example
+ * ```ts
+ * import { parseOwnerKey } from "./file_store.ts";
+ * parseOwnerKey("json-file#0|configmap/ns/dash")?.ref.name; // "dash"
+ * ```
+ */
+export function parseOwnerKey(owner: string): { instance: string; ref: ObjectRef } | undefined {
+  const bar = owner.lastIndexOf("|");
+  if (bar < 0) return undefined;
+  const [kind, namespace, ...name] = owner.slice(bar + 1).split("/");
+  if ((kind !== "configmap" && kind !== "secret") || namespace === undefined || !name.length) {
+    return undefined;
+  }
+  return { instance: owner.slice(0, bar), ref: { kind, namespace, name: name.join("/") } };
+}
+
 /** Parallel file operations: enough to hide syscall latency, few enough to spare descriptors. */
 const CONCURRENCY = 8;
-const HASH_RE = /^[0-9a-f]{64}$/;
+/** Below this many journal lines compaction is not worth a rewrite. */
+const COMPACT_MIN_LINES = 64;
+const DEFAULT_RETRY: BackoffPolicy = { baseMs: 1_000, maxMs: 30_000, jitter: 0.1 };
+const DEFAULT_FAILURE_GRACE_MS = 60_000;
 
-/** One owner's wish for a path. `content` is kept only while the owner loses a conflict. */
+/** One owner's wish for a path. `content` is kept only until it is on disk (or while it loses a conflict). */
 interface Claim {
   hash: string;
   mode: number | undefined;
   content: Uint8Array | undefined;
 }
 
-/** What the record says is on disk at a path. */
-interface DiskState {
-  owner: string;
-  hash: string;
-  mode: number | undefined;
+/** What the sidecar put at a path, as far as it knows. */
+interface OnDisk extends RecordedFile {
+  /** The file as `lstat` saw it after the sidecar wrote or checked it. */
+  sig?: StatSignature | undefined;
 }
 
 interface Entry {
   /** Owner key → claim; the smallest key wins. */
   claims: Map<string, Claim>;
-  disk: DiskState | undefined;
-  /** The file on disk is missing or differs from `disk.hash` (or a write failed): rewrite it. */
+  disk: OnDisk | undefined;
+  /** The file is missing or still holds `disk.prev`: rewrite it even if the hash matches. */
   stale: boolean;
+  /** The last attempt to bring this path in line failed. */
+  failing?: { since: number; error: string } | undefined;
+  /** Adopted, but not in the record yet. */
+  unrecorded?: boolean | undefined;
 }
-
-type JournalLine =
-  | { op: "meta"; version: number }
-  | { op: "claim"; path: string; owner: string; hash: string; mode?: number }
-  | { op: "release"; path: string };
 
 interface WritePlan {
   path: string;
@@ -155,34 +196,44 @@ interface WritePlan {
  *   { path: `${folder}/hello.txt`, content: new TextEncoder().encode("hi\n") },
  * ]);
  * console.assert(out.written.length === 1);
- * await store.prune(new Set(["txt-file#0|configmap/ns/app"]));
+ * await store.prune((owner) => owner !== "txt-file#0|configmap/ns/app");
  * await store.close();
  * await Deno.remove(folder, { recursive: true });
  * ```
  */
 export class FileStore {
   readonly #folder: string;
-  readonly #recordPath: string;
   /** Real paths of `folder` and the allowed roots. */
   readonly #roots: string[];
   readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #retryPolicy: BackoffPolicy;
+  readonly #graceMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #byOwner = new Map<string, Set<string>>();
-  #journal: Deno.FsFile | undefined;
-  #journalLines = 0;
+  /** Paths whose last attempt failed: retried on a timer. */
+  readonly #dirty = new Set<string>();
+  #retryTimer: Timer | undefined;
+  #retryAttempt = 0;
+  #record!: OwnershipRecord;
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #onRepaired: ((outcome: SinkOutcome) => void)[] = [];
+  readonly stats: FileStoreStats = { failures: 0, retries: 0, journalSyncs: 0 };
 
-  private constructor(folder: string, roots: string[], logger: Logger) {
+  private constructor(folder: string, roots: string[], opts: FileStoreOptions) {
     this.#folder = folder;
-    this.#recordPath = join(folder, RECORD_NAME);
     this.#roots = roots;
-    this.#logger = logger;
+    this.#logger = opts.logger;
+    this.#clock = opts.clock ?? systemClock;
+    this.#retryPolicy = opts.retry ?? DEFAULT_RETRY;
+    this.#graceMs = opts.failureGraceMs ?? DEFAULT_FAILURE_GRACE_MS;
   }
 
   /**
-   * Creates the folder if missing, replays and compacts the ownership record, and checks every
-   * recorded file against its hash so that missing or altered files are rewritten by the next sync.
+   * Creates the folder if missing, reads the ownership record, and checks every recorded file
+   * against its hash: missing files are rewritten by the next sync, files someone else changed are
+   * no longer managed.
    *
    * @example
    * ```ts ignore
@@ -202,8 +253,8 @@ export class FileStore {
       }
       roots.push(await realPathOfMaybeMissing(resolve(root)));
     }
-    const store = new FileStore(folder, roots, opts.logger);
-    await store.#load();
+    const store = new FileStore(folder, roots, opts);
+    await store.#load(opts.stateDir);
     return store;
   }
 
@@ -218,15 +269,17 @@ export class FileStore {
    * ```
    */
   scoped(instance: string): FileSink {
+    const batch = (items: SinkItem[]) => this.#serial(() => this.#syncAll(instance, items));
+    const single = async (item: SinkItem) => {
+      const out = await batch([item]);
+      const refused = out.refused[0];
+      if (refused) throw new Error(refused.reason);
+      return { written: out.written, removed: out.removed, warnings: out.warnings };
+    };
     return {
-      sync: (ref, files, opts) => {
-        const owner = ownerKey(instance, ref);
-        return this.#serial(() => this.#sync(owner, files, opts?.keep ?? []));
-      },
-      remove: (ref) => {
-        const owner = ownerKey(instance, ref);
-        return this.#serial(() => this.#sync(owner, [], []));
-      },
+      sync: (ref, files, opts) => single({ ref, files, keep: opts?.keep }),
+      remove: (ref) => single({ ref, files: [] }),
+      syncAll: batch,
       owned: (ref) => [...(this.#byOwner.get(ownerKey(instance, ref)) ?? [])].sort(),
     };
   }
@@ -245,20 +298,20 @@ export class FileStore {
   }
 
   /**
-   * Removes every file of owners not in `live`: orphans of a previous run, or objects deleted while
-   * the sidecar was away. Call it after the initial sync. Paths another owner still claims get that
-   * owner's content instead of being removed.
+   * Removes every file of the owners `select` picks: orphans of a previous run, or objects deleted
+   * while the sidecar was away. Paths another owner still claims get that owner's content
+   * instead of being removed.
    *
    * @example
    * ```ts ignore
-   * const out = await store.prune(new Set(["json-file#0|configmap/ns/dash"]));
+   * const out = await store.prune((owner) => !live.has(owner));
    * ```
    */
-  prune(live: Set<string>): Promise<SinkOutcome> {
+  prune(select: (owner: string) => boolean): Promise<SinkOutcome> {
     return this.#serial(async () => {
       const touched = new Set<string>();
       for (const [owner, paths] of [...this.#byOwner]) {
-        if (live.has(owner)) continue;
+        if (!select(owner)) continue;
         for (const path of [...paths]) {
           this.#release(owner, path);
           touched.add(path);
@@ -268,6 +321,30 @@ export class FileStore {
       await this.#reconcile(touched, outcome);
       return outcome;
     });
+  }
+
+  /** Calls `fn` with what a retry repaired (files written or removed late). */
+  onRepaired(fn: (outcome: SinkOutcome) => void): void {
+    this.#onRepaired.push(fn);
+  }
+
+  /** Paths that have kept failing for longer than the grace period, with the last error. */
+  problems(): string[] {
+    const out: string[] = [];
+    const now = this.#clock.now();
+    for (const path of this.#dirty) {
+      const failing = this.#entries.get(path)?.failing;
+      if (failing && now - failing.since > this.#graceMs) {
+        const secs = Math.round((now - failing.since) / 1000);
+        out.push(`${path}: failing for ${secs}s: ${failing.error}`);
+      }
+    }
+    return out;
+  }
+
+  /** Number of paths whose last write or removal failed. */
+  get failingPaths(): number {
+    return this.#dirty.size;
   }
 
   /**
@@ -281,15 +358,12 @@ export class FileStore {
    */
   close(): Promise<void> {
     const run = this.#tail.then(async () => {
+      if (this.#closed) return;
       this.#closed = true;
-      const journal = this.#journal;
-      this.#journal = undefined;
-      if (journal === undefined) return;
-      try {
-        await journal.syncData();
-      } finally {
-        journal.close();
-      }
+      this.#retryTimer?.cancel();
+      this.#retryTimer = undefined;
+      this.stats.journalSyncs = this.#record.syncs;
+      await this.#record.close();
     });
     this.#tail = run.catch(() => {});
     return run;
@@ -307,76 +381,111 @@ export class FileStore {
     return run;
   }
 
-  async #sync(owner: string, files: DesiredFile[], keep: string[]): Promise<SinkOutcome> {
-    const outcome: SinkOutcome = { written: [], removed: [], warnings: [] };
-    // Validate everything first: a bad path fails the call before anything is written.
-    const wanted = new Map<string, DesiredFile>();
-    const dirCache = new Map<string, string>();
-    for (const file of files) {
-      const path = await this.#checkPath(file.path, dirCache);
-      if (wanted.has(path)) {
-        this.#warn(outcome, `${path} is listed twice by ${owner}; the last one is used`, {
-          path,
-          owner,
-        });
-      }
-      wanted.set(path, file);
-    }
-    const kept = new Set(keep.filter((p) => isAbsolute(p)).map((p) => resolve(p)));
-
+  async #syncAll(instance: string, items: SinkItem[]): Promise<SinkBatchOutcome> {
+    const outcome: SinkBatchOutcome = { written: [], removed: [], warnings: [], refused: [] };
     const touched = new Set<string>();
-    for (const [path, file] of wanted) {
-      const hash = sha256(file.content);
-      let entry = this.#entries.get(path);
-      if (entry === undefined) {
-        if (await exists(path)) {
-          this.#warn(
-            outcome,
-            `not writing ${path} for ${owner}: the file exists and was not written by k8s-gsidecar`,
-            { path, owner },
-          );
-          continue;
+    const dirCache = new Map<string, string>();
+    for (const item of items) {
+      const owner = ownerKey(instance, item.ref);
+      // Validate every path of the object first: a bad path refuses the object, nothing else.
+      const wanted = new Map<string, DesiredFile>();
+      try {
+        for (const file of item.files) {
+          const path = await this.#checkPath(file.path, dirCache);
+          if (wanted.has(path)) {
+            this.#warn(outcome, `${path} is listed twice by ${owner}; the last one is used`, {
+              path,
+              owner,
+            });
+          }
+          wanted.set(path, file);
         }
-        entry = { claims: new Map(), disk: undefined, stale: false };
-        this.#entries.set(path, entry);
-      } else if (!entry.claims.has(owner) && entry.claims.size > 0) {
-        const rival = minKey(entry.claims);
-        if (rival !== undefined) {
-          const [winner, loser] = owner < rival ? [owner, rival] : [rival, owner];
-          this.#warn(
-            outcome,
-            `conflict on ${path}: ${winner} wins over ${loser} (first owner key in sort order)`,
-            { path, winner, loser },
-          );
-        }
+      } catch (e) {
+        outcome.refused.push({ ref: item.ref, reason: errorMessage(e) });
+        continue;
       }
-      entry.claims.set(owner, { hash, mode: file.mode, content: file.content });
-      this.#ownerPaths(owner).add(path);
-      touched.add(path);
-    }
-    for (const path of [...(this.#byOwner.get(owner) ?? [])]) {
-      if (wanted.has(path) || kept.has(path)) continue;
-      this.#release(owner, path);
-      touched.add(path);
+      const kept = new Set((item.keep ?? []).filter((p) => isAbsolute(p)).map((p) => resolve(p)));
+      for (const [path, file] of wanted) {
+        const hash = sha256Hex(file.content);
+        let entry = this.#entries.get(path);
+        if (entry === undefined) {
+          entry = await this.#newEntry(path, owner, hash, outcome);
+          if (entry === undefined) continue;
+        } else if (!entry.claims.has(owner) && entry.claims.size > 0) {
+          const rival = minKey(entry.claims);
+          if (rival !== undefined) {
+            const [winner, loser] = owner < rival ? [owner, rival] : [rival, owner];
+            this.#warn(
+              outcome,
+              `conflict on ${path}: ${winner} wins over ${loser} (first owner key in sort order)`,
+              { path, winner, loser },
+            );
+          }
+        }
+        entry.claims.set(owner, { hash, mode: file.mode, content: file.content });
+        this.#ownerPaths(owner).add(path);
+        touched.add(path);
+      }
+      for (const path of [...(this.#byOwner.get(owner) ?? [])]) {
+        if (wanted.has(path) || kept.has(path)) continue;
+        this.#release(owner, path);
+        touched.add(path);
+      }
     }
     await this.#reconcile(touched, outcome);
     return outcome;
+  }
+
+  /**
+   * An entry for a path the sidecar does not know: none when a file the sidecar did not write is
+   * there, unless that file already holds exactly these bytes (then it is adopted).
+   */
+  async #newEntry(
+    path: string,
+    owner: string,
+    hash: string,
+    outcome: SinkOutcome,
+  ): Promise<Entry | undefined> {
+    const sig = await statSignature(path);
+    let disk: OnDisk | undefined;
+    if (sig !== undefined) {
+      const existing = sig === "other" ? undefined : await readRegularFile(path);
+      if (existing === undefined || sha256Hex(existing) !== hash) {
+        this.#warn(
+          outcome,
+          `not writing ${path} for ${owner}: the file exists and was not written by k8s-gsidecar`,
+          { path, owner },
+        );
+        return undefined;
+      }
+      const mode = (await Deno.lstat(path)).mode;
+      disk = {
+        owner,
+        hash,
+        mode: mode === null ? undefined : mode & 0o7777,
+        sig: sig === "other" ? undefined : sig,
+      };
+      this.#logger.info("adopted a file that already holds what the sidecar writes", { path });
+    }
+    const entry: Entry = { claims: new Map(), disk, stale: false, unrecorded: disk !== undefined };
+    this.#entries.set(path, entry);
+    return entry;
   }
 
   /** Brings the files at `touched` in line with their claims. */
   async #reconcile(touched: Set<string>, outcome: SinkOutcome): Promise<void> {
     const writes: WritePlan[] = [];
     const chmods: WritePlan[] = [];
-    const removals: { path: string; entry: Entry; disk: DiskState }[] = [];
-    const claimLines: JournalLine[] = [];
+    const removals: { path: string; entry: Entry }[] = [];
+    const claimLines: RecordLine[] = [];
 
     for (const path of [...touched].sort()) {
       const entry = this.#entries.get(path);
       if (entry === undefined) continue;
       const winner = minKey(entry.claims);
       if (winner === undefined) {
-        if (entry.disk !== undefined) removals.push({ path, entry, disk: entry.disk });
-        else this.#entries.delete(path);
+        if (entry.disk !== undefined) removals.push({ path, entry });
+        else this.#forget(path);
         continue;
       }
       const disk = entry.disk;
@@ -388,83 +497,129 @@ export class FileStore {
       if (claim === undefined || claim.content === undefined) continue;
       const sameContent = disk !== undefined && disk.hash === claim.hash && !entry.stale;
       const sameMode = disk !== undefined && (claim.mode === undefined || claim.mode === disk.mode);
-      const next: DiskState = {
+      if (sameContent && sameMode && disk.owner === winner) {
+        claim.content = undefined;
+        if (entry.unrecorded) {
+          claimLines.push(claimLine(path, disk));
+          entry.unrecorded = false;
+        }
+        this.#settled(path, entry);
+        continue;
+      }
+      if (disk !== undefined && !(sameContent && sameMode) && !await this.#stillOurs(path, entry)) {
+        this.#disown(path, entry, outcome, "overwriting");
+        continue;
+      }
+      // What the file holds now, if it is there: the old content until a failed write succeeds.
+      const current = entry.stale ? disk?.prev : disk?.hash;
+      const next: OnDisk = {
         owner: winner,
         hash: claim.hash,
         mode: claim.mode ?? (sameContent ? disk?.mode : undefined),
+        // Until the rename, the old file is still there: recognise it after a crash.
+        prev: sameContent ? undefined : current,
+        sig: disk?.sig,
       };
       const plan = { path, entry, content: claim.content, mode: claim.mode };
       if (!sameContent) writes.push(plan);
       else if (!sameMode) chmods.push(plan);
-      else if (disk.owner === winner) continue;
       entry.disk = next;
       claimLines.push(claimLine(path, next));
     }
 
-    if (claimLines.length > 0) {
-      try {
-        await this.#append(claimLines);
-      } catch (e) {
-        // Nothing was written or removed; make the next sync retry these paths.
-        for (const plan of [...writes, ...chmods]) plan.entry.stale = true;
-        for (const { path, entry, disk } of removals) this.#reclaim(path, entry, disk);
-        throw e;
+    try {
+      if (claimLines.length > 0) await this.#appendSynced(claimLines);
+    } catch (e) {
+      // Nothing was written: keep the content and try again later.
+      for (const plan of [...writes, ...chmods]) {
+        plan.entry.stale = true;
+        this.#failed(plan.path, plan.entry, outcome, "could not record", e);
       }
+      writes.length = 0;
+      chmods.length = 0;
     }
 
     await forEachLimit(writes, CONCURRENCY, async (plan) => {
       try {
-        await writeAtomic(plan.path, plan.content, plan.mode);
+        const sig = await writeAtomic(plan.path, plan.content, plan.mode);
         plan.entry.stale = false;
+        if (plan.entry.disk) Object.assign(plan.entry.disk, { sig, prev: undefined });
         outcome.written.push(plan.path);
+        this.#succeeded(plan.path, plan.entry);
       } catch (e) {
         plan.entry.stale = true;
-        this.#fail(outcome, `could not write ${plan.path}`, plan.path, e);
+        this.#failed(plan.path, plan.entry, outcome, "could not write", e);
       }
     });
     await forEachLimit(chmods, CONCURRENCY, async (plan) => {
       try {
         if (plan.mode !== undefined) await Deno.chmod(plan.path, plan.mode);
+        this.#succeeded(plan.path, plan.entry);
       } catch (e) {
-        plan.entry.stale = true;
-        this.#fail(outcome, `could not change the mode of ${plan.path}`, plan.path, e);
+        this.#failed(plan.path, plan.entry, outcome, "could not change the mode of", e);
       }
     });
     for (const path of touched) {
-      // The winner's content is on disk now; only losers need theirs in memory.
+      // The winner's content is on disk now; only losers and failed writes need theirs in memory.
       const entry = this.#entries.get(path);
-      if (entry === undefined || entry.stale) continue;
+      if (entry === undefined || entry.stale || entry.failing) continue;
       const winner = minKey(entry.claims);
       const claim = winner === undefined ? undefined : entry.claims.get(winner);
       if (claim !== undefined) claim.content = undefined;
     }
 
-    const releaseLines: JournalLine[] = [];
-    await forEachLimit(removals, CONCURRENCY, async ({ path, entry, disk }) => {
-      const result = await this.#removeOwned(path, outcome);
-      if (result === "failed") {
-        this.#reclaim(path, entry, disk);
-        return;
-      }
+    const releaseLines: RecordLine[] = [];
+    await forEachLimit(removals, CONCURRENCY, async ({ path, entry }) => {
+      const result = await this.#removeOwned(path, entry, outcome);
+      if (result === "failed") return;
       if (result === "removed") outcome.removed.push(path);
-      this.#entries.delete(path);
+      this.#forget(path);
       releaseLines.push({ op: "release", path });
     });
-    if (releaseLines.length > 0) await this.#append(releaseLines);
+    // A lost release only leaves a recorded path whose file is gone: no need to wait for the disk.
+    if (releaseLines.length > 0) await this.#append(releaseLines).catch(() => {});
 
     outcome.written.sort();
     outcome.removed.sort();
-    if (this.#journalLines > Math.max(4 * this.#entries.size, COMPACT_MIN_LINES)) {
-      try {
-        await this.#compact();
-      } catch (e) {
+    if (this.#record.lines > Math.max(4 * this.#entries.size, COMPACT_MIN_LINES)) {
+      await this.#compact().catch((e) => {
         // The journal is still complete, only longer than needed: the files are what matter here.
         this.#logger.warn("could not compact the ownership record", {
-          record: this.#recordPath,
-          error: e instanceof Error ? e.message : String(e),
+          record: this.#record.path,
+          error: errorMessage(e),
         });
-      }
+      });
     }
+    this.#scheduleRetry();
+  }
+
+  /** True when the file at `path` still holds what the sidecar last put there (or is gone). */
+  async #stillOurs(path: string, entry: Entry): Promise<boolean> {
+    const disk = entry.disk;
+    if (disk === undefined) return false;
+    const sig = await statSignature(path).catch(() => "other" as const);
+    if (sig === undefined) return true;
+    if (sig === "other") return false;
+    if (sameSignature(sig, disk.sig)) return true;
+    const content = await readRegularFile(path);
+    if (content === undefined) return false;
+    const hash = sha256Hex(content);
+    if (hash !== disk.hash && hash !== disk.prev) return false;
+    disk.sig = sig;
+    return true;
+  }
+
+  /** `path` changed since the sidecar wrote it: leave it alone and stop managing it. */
+  #disown(path: string, entry: Entry, outcome: SinkOutcome, doing: string): void {
+    this.#warn(
+      outcome,
+      `not ${doing} ${path}: it changed since k8s-gsidecar wrote it, so it is left alone and no ` +
+        "longer managed (delete it to let the sidecar write it again)",
+      { path },
+    );
+    for (const owner of [...entry.claims.keys()]) this.#release(owner, path);
+    this.#forget(path);
+    this.#append([{ op: "release", path }]).catch(() => {});
   }
 
   /**
@@ -474,13 +629,13 @@ export class FileStore {
   async #stashDisplaced(
     path: string,
     entry: Entry,
-    disk: DiskState,
+    disk: OnDisk,
     outcome: SinkOutcome,
   ): Promise<void> {
     const claim = entry.claims.get(disk.owner);
     if (claim === undefined || claim.content !== undefined) return;
     const content = entry.stale ? undefined : await readRegularFile(path);
-    if (content !== undefined && sha256(content) === disk.hash) {
+    if (content !== undefined && sha256Hex(content) === disk.hash) {
       claim.content = content;
       return;
     }
@@ -495,29 +650,83 @@ export class FileStore {
 
   async #removeOwned(
     path: string,
+    entry: Entry,
     outcome: SinkOutcome,
-  ): Promise<"removed" | "missing" | "failed" | "outside"> {
+  ): Promise<"removed" | "missing" | "failed" | "kept"> {
     try {
       // The path was inside a root when written; a symlink swapped in since must not redirect us.
       await this.#checkPath(path, new Map());
     } catch (e) {
-      this.#fail(outcome, `not removing ${path}; forgetting it`, path, e);
-      return "outside";
+      this.#warn(outcome, `not removing ${path}: ${errorMessage(e)}; forgetting it`, { path });
+      return "kept";
+    }
+    if (!await this.#stillOurs(path, entry)) {
+      this.#warn(
+        outcome,
+        `not removing ${path}: it changed since k8s-gsidecar wrote it, so it is left alone`,
+        { path },
+      );
+      return "kept";
     }
     try {
-      const info = await Deno.lstat(path);
-      if (info.isDirectory) {
-        this.#warn(outcome, `not removing ${path}: it is a directory now; forgetting it`, {
-          path,
-        });
-        return "outside";
-      }
       await Deno.remove(path);
+      this.#succeeded(path, entry);
       return "removed";
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return "missing";
-      this.#fail(outcome, `could not remove ${path}`, path, e);
+      this.#failed(path, entry, outcome, "could not remove", e);
       return "failed";
+    }
+  }
+
+  #succeeded(path: string, entry: Entry): void {
+    entry.failing = undefined;
+    this.#dirty.delete(path);
+  }
+
+  #settled(path: string, entry: Entry): void {
+    if (!entry.stale) this.#succeeded(path, entry);
+  }
+
+  #failed(path: string, entry: Entry, outcome: SinkOutcome, what: string, error: unknown): void {
+    this.stats.failures++;
+    const reason = errorMessage(error);
+    const first = entry.failing === undefined;
+    entry.failing = { since: entry.failing?.since ?? this.#clock.now(), error: reason };
+    this.#dirty.add(path);
+    const message = `${what} ${path}; retrying until it succeeds`;
+    // Logged once per failing spell, not at every retry.
+    if (first) this.#logger.error(message, { path, error: reason });
+    outcome.warnings.push(`${message}: ${reason}`);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retryTimer !== undefined || this.#dirty.size === 0) return;
+    const delay = backoffDelay(this.#retryPolicy, ++this.#retryAttempt, () => this.#clock.random());
+    this.#retryTimer = this.#clock.timer(delay, () => {
+      this.#retryTimer = undefined;
+      void this.#serial(() => this.#retry()).catch((e) => {
+        this.#logger.error("retrying failed writes failed", { error: errorMessage(e) });
+        this.#scheduleRetry();
+      });
+    });
+  }
+
+  async #retry(): Promise<void> {
+    this.stats.retries++;
+    const paths = new Set(this.#dirty);
+    const outcome: SinkOutcome = { written: [], removed: [], warnings: [] };
+    if (this.#record.torn) await this.#compact();
+    await this.#reconcile(paths, outcome);
+    if (this.#dirty.size === 0) {
+      this.#retryAttempt = 0;
+      this.#logger.info("failed writes recovered", {
+        written: outcome.written.length,
+        removed: outcome.removed.length,
+      });
+    }
+    if (outcome.written.length > 0 || outcome.removed.length > 0) {
+      for (const fn of this.#onRepaired) fn(outcome);
     }
   }
 
@@ -544,7 +753,7 @@ export class FileStore {
       dirCache.set(dir, realDir);
     }
     const real = join(realDir, name);
-    if (!this.#roots.some((root) => isInside(root, real))) {
+    if (!this.#roots.some((root) => real !== root && isWithin(root, real))) {
       throw new Error(
         `refusing to write ${path}: it resolves to ${real}, outside ${this.#roots.join(", ")}`,
       );
@@ -561,12 +770,6 @@ export class FileStore {
     return paths;
   }
 
-  /** A file that could not be removed is still on disk, so still ours: a later sync retries. */
-  #reclaim(path: string, entry: Entry, disk: DiskState): void {
-    entry.claims.set(disk.owner, { hash: disk.hash, mode: disk.mode, content: undefined });
-    this.#ownerPaths(disk.owner).add(path);
-  }
-
   #release(owner: string, path: string): void {
     this.#entries.get(path)?.claims.delete(owner);
     const paths = this.#byOwner.get(owner);
@@ -575,83 +778,125 @@ export class FileStore {
     if (paths.size === 0) this.#byOwner.delete(owner);
   }
 
+  #forget(path: string): void {
+    this.#entries.delete(path);
+    this.#dirty.delete(path);
+  }
+
   #warn(outcome: SinkOutcome, message: string, fields: Record<string, unknown>): void {
     this.#logger.warn(message, fields);
     outcome.warnings.push(message);
   }
 
-  #fail(outcome: SinkOutcome, message: string, path: string, error: unknown): void {
-    const reason = error instanceof Error ? error.message : String(error);
-    this.#logger.error(message, { path, error: reason });
-    outcome.warnings.push(`${message}: ${reason}`);
-  }
-
   // --- the record ------------------------------------------------------------------------------
 
-  async #load(): Promise<void> {
-    let text = "";
-    try {
-      text = await Deno.readTextFile(this.#recordPath);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+  async #appendSynced(lines: RecordLine[]): Promise<void> {
+    if (this.#record.torn) await this.#compact();
+    await this.#record.append(lines, { sync: true });
+    this.stats.journalSyncs = this.#record.syncs;
+  }
+
+  async #append(lines: RecordLine[]): Promise<void> {
+    if (this.#record.torn) await this.#compact();
+    await this.#record.append(lines, { sync: false });
+  }
+
+  #compact(): Promise<void> {
+    const files: [string, RecordedFile][] = [];
+    for (const [path, entry] of this.#entries) {
+      const d = entry.disk;
+      if (d) files.push([path, { owner: d.owner, hash: d.hash, mode: d.mode, prev: d.prev }]);
     }
-    const lines = text.split("\n");
-    for (let i = 0; i < lines.length; i++) {
-      const raw = lines[i]?.trim() ?? "";
-      if (raw === "") continue;
-      const line = parseLine(raw);
-      if (line === undefined) {
-        this.#logger.warn("skipping an unreadable line of the ownership record", {
-          record: this.#recordPath,
-          line: i + 1,
-        });
-        continue;
-      }
-      if (line.op === "claim") {
-        const disk = { owner: line.owner, hash: line.hash, mode: line.mode };
-        this.#entries.set(line.path, { claims: new Map(), disk, stale: false });
-      } else if (line.op === "release") {
-        this.#entries.delete(line.path);
-      }
+    return this.#record.compact(files);
+  }
+
+  async #load(stateDir: string | undefined): Promise<void> {
+    const inFolder = join(this.#folder, RECORD_NAME);
+    let recordPath = inFolder;
+    let readFrom = inFolder;
+    if (stateDir !== undefined) {
+      await Deno.mkdir(stateDir, { recursive: true });
+      // One state dir may serve several sidecars: the record is named after its folder.
+      const tag = sha256Hex(new TextEncoder().encode(this.#folder)).slice(0, 12);
+      recordPath = join(resolve(stateDir), `${RECORD_NAME}-${basename(this.#folder)}-${tag}`);
+      readFrom = (await statSignature(recordPath)) === undefined &&
+          (await statSignature(inFolder)) !== undefined
+        ? inFolder
+        : recordPath;
     }
+    const { record, files } = await OwnershipRecord.open(recordPath, this.#logger, readFrom);
+    this.#record = record;
 
     const dirCache = new Map<string, string>();
-    for (const [path, entry] of [...this.#entries]) {
-      const disk = entry.disk;
-      if (disk === undefined) continue;
+    for (const [path, recorded] of files) {
       try {
         await this.#checkPath(path, dirCache);
       } catch (e) {
         // Outside the roots now (configuration changed, or a tampered record): never touch it.
         this.#logger.warn("forgetting a recorded file outside the allowed folders", {
           path,
-          owner: disk.owner,
-          error: e instanceof Error ? e.message : String(e),
+          owner: recorded.owner,
+          error: errorMessage(e),
         });
-        this.#entries.delete(path);
         continue;
       }
-      entry.claims.set(disk.owner, { hash: disk.hash, mode: disk.mode, content: undefined });
-      this.#ownerPaths(disk.owner).add(path);
+      const claim = { hash: recorded.hash, mode: recorded.mode, content: undefined };
+      this.#entries.set(path, {
+        claims: new Map([[recorded.owner, claim]]),
+        disk: { ...recorded },
+        stale: false,
+      });
+      this.#ownerPaths(recorded.owner).add(path);
     }
 
+    const disowned: string[] = [];
     await forEachLimit([...this.#entries], CONCURRENCY, async ([path, entry]) => {
-      const content = await readRegularFile(path);
-      if (content === undefined || sha256(content) !== entry.disk?.hash) {
+      const disk = entry.disk!;
+      const sig = await statSignature(path).catch(() => "other" as const);
+      const content = sig === undefined ? undefined : await readRegularFile(path);
+      const hash = content === undefined ? undefined : sha256Hex(content);
+      if (sig === undefined) {
         entry.stale = true;
-        this.#logger.info("recorded file is missing or changed; the next sync rewrites it", {
-          path,
-        });
+        this.#logger.info("recorded file is missing; the next sync writes it again", { path });
+      } else if (hash === disk.hash && typeof sig === "object") {
+        disk.sig = sig;
+        disk.prev = undefined;
+      } else if (hash !== undefined && hash === disk.prev && typeof sig === "object") {
+        // A crash between the claim and the rename: the old file is there, and it is ours.
+        entry.stale = true;
+        disk.sig = sig;
+      } else {
+        disowned.push(path);
       }
     });
+    for (const path of disowned.sort()) {
+      this.#logger.warn(
+        "a recorded file changed since k8s-gsidecar wrote it: it is left alone and no longer managed",
+        { path },
+      );
+      const entry = this.#entries.get(path);
+      for (const owner of [...(entry?.claims.keys() ?? [])]) this.#release(owner, path);
+      this.#forget(path);
+    }
 
-    await this.#removeStrayTempFiles();
+    await this.#removeStrayTempFiles(dirname(recordPath));
     await this.#compact();
+    if (readFrom !== recordPath) {
+      await Deno.remove(readFrom).catch(() => {});
+      this.#logger.info("moved the ownership record out of the folder", {
+        from: readFrom,
+        to: recordPath,
+      });
+    }
   }
 
   /** Temp files left by a crash between write and rename. */
-  async #removeStrayTempFiles(): Promise<void> {
-    const dirs = new Set([this.#folder, ...[...this.#entries.keys()].map((p) => dirname(p))]);
+  async #removeStrayTempFiles(recordDir: string): Promise<void> {
+    const dirs = new Set([
+      this.#folder,
+      recordDir,
+      ...[...this.#entries.keys()].map((p) => dirname(p)),
+    ]);
     for (const dir of dirs) {
       try {
         for await (const item of Deno.readDir(dir)) {
@@ -664,188 +909,10 @@ export class FileStore {
       }
     }
   }
-
-  /**
-   * Rewrites the record with only the live entries: a temp file, synced, renamed over the record.
-   * Its handle stays open as the new journal, so a failure anywhere leaves the old one in use.
-   */
-  async #compact(): Promise<void> {
-    const lines: JournalLine[] = [{ op: "meta", version: RECORD_VERSION }];
-    for (const path of [...this.#entries.keys()].sort()) {
-      const disk = this.#entries.get(path)?.disk;
-      if (disk !== undefined) lines.push(claimLine(path, disk));
-    }
-    const tmp = join(this.#folder, TEMP_PREFIX + randomHex());
-    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      // Hashes of Secret values must not be readable by other users, whatever the umask.
-      await Deno.chmod(tmp, 0o600);
-      await writeAll(file, encodeLines(lines));
-      await file.syncData();
-      await Deno.rename(tmp, this.#recordPath);
-    } catch (e) {
-      file.close();
-      await Deno.remove(tmp).catch(() => {});
-      throw e;
-    }
-    this.#journal?.close();
-    this.#journal = file;
-    this.#journalLines = lines.length;
-  }
-
-  async #append(lines: JournalLine[]): Promise<void> {
-    const journal = this.#journal;
-    if (journal === undefined) throw new Error("FileStore is closed");
-    await writeAll(journal, encodeLines(lines));
-    await journal.syncData();
-    this.#journalLines += lines.length;
-  }
-}
-
-// --- helpers ---------------------------------------------------------------------------------
-
-function claimLine(path: string, disk: DiskState): JournalLine {
-  return disk.mode === undefined
-    ? { op: "claim", path, owner: disk.owner, hash: disk.hash }
-    : { op: "claim", path, owner: disk.owner, hash: disk.hash, mode: disk.mode };
-}
-
-function encodeLines(lines: JournalLine[]): Uint8Array {
-  return new TextEncoder().encode(lines.map((l) => JSON.stringify(l) + "\n").join(""));
-}
-
-function parseLine(raw: string): JournalLine | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null) return undefined;
-  const v = value as Record<string, unknown>;
-  const validPath = typeof v.path === "string" && isAbsolute(v.path) && resolve(v.path) === v.path;
-  switch (v.op) {
-    case "meta":
-      return typeof v.version === "number" ? { op: "meta", version: v.version } : undefined;
-    case "release":
-      return validPath ? { op: "release", path: v.path as string } : undefined;
-    case "claim": {
-      const validMode = v.mode === undefined ||
-        (Number.isInteger(v.mode) && (v.mode as number) >= 0 && (v.mode as number) <= 0o7777);
-      if (
-        !validPath || typeof v.owner !== "string" || v.owner === "" ||
-        typeof v.hash !== "string" || !HASH_RE.test(v.hash) || !validMode
-      ) {
-        return undefined;
-      }
-      const line = { op: "claim" as const, path: v.path as string, owner: v.owner, hash: v.hash };
-      return v.mode === undefined ? line : { ...line, mode: v.mode as number };
-    }
-    default:
-      return undefined;
-  }
-}
-
-function sha256(content: Uint8Array): string {
-  return createHash("sha256").update(content).digest("hex");
-}
-
-function randomHex(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function minKey(map: Map<string, unknown>): string | undefined {
   let min: string | undefined;
   for (const key of map.keys()) if (min === undefined || key < min) min = key;
   return min;
-}
-
-function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel !== "" && rel !== ".." && !rel.startsWith("../") && !isAbsolute(rel);
-}
-
-/** The real path of `path`'s deepest existing ancestor, with the missing rest appended. */
-async function realPathOfMaybeMissing(path: string): Promise<string> {
-  const rest: string[] = [];
-  let current = path;
-  for (;;) {
-    try {
-      return join(await Deno.realPath(current), ...rest.reverse());
-    } catch (e) {
-      const missing = e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory;
-      const parent = dirname(current);
-      if (!missing || parent === current) throw e;
-      rest.push(basename(current));
-      current = parent;
-    }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
-    throw e;
-  }
-}
-
-/** The content of a regular file (not following a symlink at `path`), or undefined. */
-async function readRegularFile(path: string): Promise<Uint8Array | undefined> {
-  try {
-    const info = await Deno.lstat(path);
-    if (!info.isFile) return undefined;
-    return await Deno.readFile(path);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Writes a temp file next to `path` and renames it over `path`, so a reader sees the old or the
- * new content, never a part. `createNew` refuses to follow a symlink planted at the temp name.
- */
-async function writeAtomic(
-  path: string,
-  content: Uint8Array,
-  mode: number | undefined,
-): Promise<void> {
-  const dir = dirname(path);
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, TEMP_PREFIX + randomHex());
-  try {
-    await Deno.writeFile(tmp, content, {
-      createNew: true,
-      ...(mode === undefined ? {} : { mode }),
-    });
-    // The mode given at creation is masked by the umask; an explicit mode must hold exactly.
-    if (mode !== undefined) await Deno.chmod(tmp, mode);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
-}
-
-async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -292,7 +292,7 @@ Deno.test("FileStore never overwrites or removes a file it did not write", async
     const out = await sink.sync(cm("x"), [{ path: mine, content: bytes("ours") }]);
     const owned = sink.owned(cm("x"));
     const removed = await sink.remove(cm("x"));
-    const pruned = await store.prune(new Set());
+    const pruned = await store.prune(() => true);
     await store.close();
     assert.equal(await read(mine), "user's");
     assert.deepEqual(out.written, []);
@@ -346,7 +346,7 @@ Deno.test("FileStore.open() restores ownership from the record of a previous run
     const owned = store.scoped("w").owned(cm("a"));
     // `b` was deleted while the sidecar was away: only `a` is live after the initial sync.
     await store.scoped("w").sync(cm("a"), [{ path: a, content: bytes("a") }]);
-    const pruned = await store.prune(new Set([ownerKey("w", cm("a"))]));
+    const pruned = await store.prune((o) => o !== ownerKey("w", cm("a")));
     const ownersAfter = store.owners();
     await store.close();
     assert.deepEqual([...owners].sort(), ["w|configmap/ns/a", "w|configmap/ns/b"]);
@@ -358,7 +358,7 @@ Deno.test("FileStore.open() restores ownership from the record of a previous run
   });
 });
 
-Deno.test("FileStore.open() makes the next sync rewrite recorded files that changed or vanished", async () => {
+Deno.test("FileStore.open() rewrites a recorded file that vanished and leaves one someone changed", async () => {
   await withFolder(async (folder, logger) => {
     const a = join(folder, "a.txt");
     const b = join(folder, "b.txt");
@@ -368,18 +368,20 @@ Deno.test("FileStore.open() makes the next sync rewrite recorded files that chan
       { path: b, content: bytes("b") },
     ]);
     await store.close();
-    await Deno.writeTextFile(a, "tampered");
+    await Deno.writeTextFile(a, "edited by the application");
     await Deno.remove(b);
 
     store = await FileStore.open({ folder, logger });
     const out = await store.scoped("w").sync(cm("x"), [
-      { path: a, content: bytes("a") },
+      { path: a, content: bytes("a2") },
       { path: b, content: bytes("b") },
     ]);
+    const removed = await store.scoped("w").remove(cm("x"));
     await store.close();
-    assert.deepEqual(out.written, [a, b]);
-    assert.equal(await read(a), "a");
-    assert.equal(await read(b), "b");
+    assert.deepEqual(out.written, [b]);
+    assert.deepEqual(removed.removed, [b]);
+    assert.equal(await read(a), "edited by the application", "never overwritten nor removed");
+    assert.ok(logger.warnings().some((w) => w.includes("changed since k8s-gsidecar wrote it")));
   });
 });
 
@@ -402,7 +404,7 @@ Deno.test("FileStore.open() skips corrupt record lines with a warning", async ()
     const lines = await recordLines(folder);
     await store.close();
     assert.deepEqual(owned, [a]);
-    assert.equal(logger.warnings().filter((w) => w.includes("unreadable line")).length, 4);
+    assert.equal(logger.warnings().filter((w) => w.includes("damaged line")).length, 4);
     // Compacted on open: only valid lines remain.
     assert.equal(lines.length, 2);
   });
@@ -421,7 +423,7 @@ Deno.test("FileStore.open() forgets recorded paths outside the allowed folders",
     );
     const store = await FileStore.open({ folder, logger });
     const owners = store.owners();
-    const out = await store.prune(new Set());
+    const out = await store.prune(() => true);
     await store.close();
     assert.deepEqual([...owners], []);
     assert.deepEqual(out.removed, []);
@@ -474,6 +476,201 @@ Deno.test("FileStore handles thousands of files with one journal append per sync
     assert.equal(out.written.length, 3000);
     assert.equal(lines.length, 3001);
     assert.equal((await listDir(join(folder, "many"))).length, 3000);
+  });
+});
+
+Deno.test("FileSink.syncAll() writes many objects with one journal sync", async () => {
+  await withFolder(async (folder, logger) => {
+    const store = await FileStore.open({ folder, logger });
+    const sink = store.scoped("w");
+    const items = Array.from({ length: 200 }, (_, i) => ({
+      ref: cm(`o${i}`),
+      files: [{ path: join(folder, `o${i}.txt`), content: bytes(`content ${i}`) }],
+    }));
+    const before = store.stats.journalSyncs;
+    const out = await sink.syncAll(items);
+    const syncs = store.stats.journalSyncs - before;
+    await store.close();
+    assert.equal(out.written.length, 200);
+    assert.deepEqual(out.refused, []);
+    assert.equal(syncs, 1);
+  });
+});
+
+Deno.test("FileSink.syncAll() refuses one object with a bad path and writes the others", async () => {
+  await withFolder(async (folder, logger) => {
+    const store = await FileStore.open({ folder, logger });
+    const out = await store.scoped("w").syncAll([
+      { ref: cm("good"), files: [{ path: join(folder, "good.txt"), content: bytes("g") }] },
+      { ref: cm("bad"), files: [{ path: join(folder, "..", "escape.txt"), content: bytes("x") }] },
+    ]);
+    await store.close();
+    assert.deepEqual(out.written, [join(folder, "good.txt")]);
+    assert.deepEqual(out.refused.map((r) => r.ref.name), ["bad"]);
+    assert.match(out.refused[0]!.reason, /outside/);
+  });
+});
+
+// --- what the sidecar did not write -------------------------------------------------------------
+
+Deno.test("FileStore neither overwrites nor removes a file the application edited since", async () => {
+  await withFolder(async (folder, logger) => {
+    const path = join(folder, "dash.json");
+    const store = await FileStore.open({ folder, logger });
+    const sink = store.scoped("w");
+    await sink.sync(cm("x"), [{ path, content: bytes("v1") }]);
+    await Deno.writeTextFile(path, "hand-edited");
+    const update = await sink.sync(cm("x"), [{ path, content: bytes("v2") }]);
+    const removal = await sink.remove(cm("x"));
+    await store.close();
+    assert.deepEqual(update.written, []);
+    assert.deepEqual(removal.removed, []);
+    assert.equal(await read(path), "hand-edited");
+    assert.ok(update.warnings.some((w) => w.includes(path) && w.includes("left alone")));
+  });
+});
+
+Deno.test("FileStore adopts files whose bytes it would write when the record is lost", async () => {
+  await withFolder(async (folder, logger) => {
+    const a = join(folder, "a.json");
+    const b = join(folder, "b.json");
+    let store = await FileStore.open({ folder, logger });
+    await store.scoped("w").sync(cm("x"), [
+      { path: a, content: bytes("a") },
+      { path: b, content: bytes("b") },
+    ]);
+    await store.close();
+    await Deno.remove(join(folder, RECORD_NAME));
+    await Deno.writeTextFile(b, "the application's own b");
+
+    store = await FileStore.open({ folder, logger });
+    const sink = store.scoped("w");
+    const adopt = await sink.sync(cm("x"), [
+      { path: a, content: bytes("a") },
+      { path: b, content: bytes("b") },
+    ]);
+    // Adopted: later updates apply to it again.
+    const update = await sink.sync(cm("x"), [{ path: a, content: bytes("a2") }]);
+    const afterUpdate = await read(a);
+    await store.close();
+    // …and it is in the record: removed after a restart when its object went away meanwhile.
+    store = await FileStore.open({ folder, logger });
+    const pruned = await store.prune(() => true);
+    await store.close();
+    assert.deepEqual(adopt.written, []);
+    assert.ok(adopt.warnings.some((w) => w.includes(b)), "b holds other bytes: not adopted");
+    assert.deepEqual(update.written, [a]);
+    assert.equal(afterUpdate, "a2");
+    assert.deepEqual(pruned.removed, [a]);
+    assert.equal(await read(b), "the application's own b");
+  });
+});
+
+Deno.test("FileStore records an adopted file even when its content does not change", async () => {
+  await withFolder(async (folder, logger) => {
+    const a = join(folder, "a.json");
+    let store = await FileStore.open({ folder, logger });
+    await store.scoped("w").sync(cm("x"), [{ path: a, content: bytes("a") }]);
+    await store.close();
+    await Deno.remove(join(folder, RECORD_NAME));
+    store = await FileStore.open({ folder, logger });
+    await store.scoped("w").sync(cm("x"), [{ path: a, content: bytes("a") }]);
+    await store.close();
+    store = await FileStore.open({ folder, logger });
+    const pruned = await store.prune(() => true);
+    await store.close();
+    assert.deepEqual(pruned.removed, [a]);
+  });
+});
+
+Deno.test("FileStore.open() recognises the old file after a crash between claim and rename", async () => {
+  await withFolder(async (folder, logger) => {
+    const path = join(folder, "a.json");
+    let store = await FileStore.open({ folder, logger });
+    await store.scoped("w").sync(cm("x"), [{ path, content: bytes("old") }]);
+    await store.close();
+    // What a crash after the claim of "new" was synced, before the rename, leaves behind.
+    const { createHash } = await import("node:crypto");
+    const sha = (t: string) => createHash("sha256").update(t).digest("hex");
+    await Deno.writeTextFile(
+      join(folder, RECORD_NAME),
+      JSON.stringify({ op: "claim", path, owner: "w|configmap/ns/x", hash: sha("old") }) + "\n" +
+        JSON.stringify({
+          op: "claim",
+          path,
+          owner: "w|configmap/ns/x",
+          hash: sha("new"),
+          prev: sha("old"),
+        }) + "\n",
+    );
+    store = await FileStore.open({ folder, logger });
+    const out = await store.scoped("w").sync(cm("x"), [{ path, content: bytes("new") }]);
+    await store.close();
+    assert.deepEqual(out.written, [path]);
+    assert.equal(await read(path), "new");
+  });
+});
+
+Deno.test("FileStore.open() names a record path that is not a regular file", async () => {
+  await withFolder(async (folder, logger) => {
+    await Deno.mkdir(join(folder, RECORD_NAME), { recursive: true });
+    await assert.rejects(
+      () => FileStore.open({ folder, logger }),
+      (e: Error) =>
+        e.message.includes(join(folder, RECORD_NAME)) && /not a regular file/.test(e.message),
+    );
+  });
+});
+
+Deno.test("FileStore keeps the record in stateDir and moves an old one out of the folder", async () => {
+  await withFolder(async (folder, logger) => {
+    const stateDir = join(folder, "..", "state");
+    const a = join(folder, "a.json");
+    let store = await FileStore.open({ folder, logger });
+    await store.scoped("w").sync(cm("x"), [{ path: a, content: bytes("a") }]);
+    await store.close();
+    assert.ok(await exists(join(folder, RECORD_NAME)));
+
+    store = await FileStore.open({ folder, logger, stateDir });
+    const owned = store.scoped("w").owned(cm("x"));
+    const pruned = await store.prune(() => true);
+    await store.close();
+    assert.deepEqual(owned, [a], "ownership carried over");
+    assert.deepEqual(pruned.removed, [a]);
+    assert.deepEqual(await listDir(folder), [], "no record left in the folder");
+    assert.equal((await listDir(stateDir)).length, 1);
+  });
+});
+
+// --- failures -----------------------------------------------------------------------------------
+
+Deno.test("FileStore retries a failed write until it succeeds, without a new change", async () => {
+  await withFolder(async (folder, logger) => {
+    const { FakeClock } = await import("../util/fake_clock.ts");
+    const clock = new FakeClock();
+    await Deno.mkdir(folder, { recursive: true });
+    // A regular file where the target's directory should be: every write there fails.
+    const blocker = join(folder, "sub");
+    await Deno.writeTextFile(blocker, "in the way");
+    const store = await FileStore.open({ folder, logger, clock, failureGraceMs: 5_000 });
+    const repaired: string[][] = [];
+    store.onRepaired((o) => repaired.push(o.written));
+    const path = join(folder, "sub", "a.json");
+    const out = await store.scoped("w").sync(cm("x"), [{ path, content: bytes("a") }]);
+    assert.deepEqual(out.written, []);
+    assert.equal(store.failingPaths, 1);
+    await clock.advance(6_000);
+    const problems = store.problems();
+    await Deno.remove(blocker);
+    await clock.runUntil(() => repaired.length > 0);
+    await store.close();
+    assert.ok(store.stats.failures >= 2, "retried while the disk refused");
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /sub\/a\.json: failing for \d+s/);
+    assert.deepEqual(repaired, [[path]]);
+    assert.equal(await read(path), "a");
+    assert.equal(store.failingPaths, 0);
+    assert.deepEqual(store.problems(), []);
   });
 });
 
@@ -572,7 +769,7 @@ Deno.test("FileStore.prune() hands a path of an orphaned winner to the live lose
     store = await FileStore.open({ folder, logger });
     const initial = await store.scoped("w").sync(cm("bbb"), [{ path, content: bytes("B") }]);
     const before = await read(path);
-    const pruned = await store.prune(new Set([ownerKey("w", cm("bbb"))]));
+    const pruned = await store.prune((o) => o !== ownerKey("w", cm("bbb")));
     await store.close();
     assert.deepEqual(initial.written, []);
     assert.equal(before, "A");

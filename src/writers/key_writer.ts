@@ -6,8 +6,13 @@
  * @module
  */
 import { join } from "node:path";
-import type { ChangeSet, Rejection, WriteResult } from "../model.ts";
-import { defineWriter, type DesiredFile, type WriterDefinition } from "../plugin/contract.ts";
+import { type ChangeSet, refKey, type WriteResult } from "../model.ts";
+import {
+  defineWriter,
+  type DesiredFile,
+  type SinkItem,
+  type WriterDefinition,
+} from "../plugin/contract.ts";
 import * as s from "../plugin/schema.ts";
 import { globToRegExp } from "../util/glob.ts";
 
@@ -59,26 +64,27 @@ export function defineKeyWriter(
       const patterns = (options?.keys ?? spec.defaultKeys).map(globToRegExp);
       const picks = (key: string) => patterns.some((re) => re.test(key));
       return {
+        accepts: picks,
         async write(changeSet: ChangeSet): Promise<WriteResult> {
           const result: WriteResult = { written: [], removed: [], rejected: [] };
+          // One sink call for the whole change set: one journal sync, not one per object.
+          const items: SinkItem[] = [];
           for (const change of changeSet.changes) {
             if (change.type === "delete") {
-              const out = await ctx.sink.remove(change.ref);
-              result.removed.push(...out.removed);
+              items.push({ ref: change.ref, files: [] });
               continue;
             }
             const files: DesiredFile[] = [];
             const keep: string[] = [];
-            const rejected: Rejection[] = [];
             for (const [key, content] of change.entries) {
               if (!picks(key)) continue;
               const path = join(change.dir, change.namePrefix + key);
               const reason = spec.check?.(content, key);
               if (reason) {
-                rejected.push({ ref: change.ref, key, reason });
+                result.rejected.push({ ref: change.ref, key, reason });
                 keep.push(path);
                 ctx.logger.error("key refused; the last good file stays", {
-                  object: `${change.ref.kind}/${change.ref.namespace}/${change.ref.name}`,
+                  object: refKey(change.ref),
                   key,
                   reason,
                 });
@@ -89,21 +95,19 @@ export function defineKeyWriter(
             for (const key of change.held ?? []) {
               if (picks(key)) keep.push(join(change.dir, change.namePrefix + key));
             }
-            try {
-              const out = await ctx.sink.sync(change.ref, files, { keep });
-              result.written.push(...out.written);
-              result.removed.push(...out.removed);
-              result.rejected.push(...rejected);
-            } catch (e) {
-              // One object the sink refuses (a path that escapes through a symlink) must not
-              // keep the others in this change set from being written.
-              const reason = e instanceof Error ? e.message : String(e);
-              result.rejected.push(...rejected, { ref: change.ref, reason });
-              ctx.logger.error("object refused by the file sink; its files stay as they were", {
-                object: `${change.ref.kind}/${change.ref.namespace}/${change.ref.name}`,
-                reason,
-              });
-            }
+            items.push({ ref: change.ref, files, keep });
+          }
+          const out = await ctx.sink.syncAll(items);
+          result.written.push(...out.written);
+          result.removed.push(...out.removed);
+          for (const { ref, reason } of out.refused) {
+            // One object the sink refuses (a path that escapes through a symlink) must not keep
+            // the others in this change set from being written.
+            result.rejected.push({ ref, reason });
+            ctx.logger.error("object refused by the file sink; its files stay as they were", {
+              object: refKey(ref),
+              reason,
+            });
           }
           return result;
         },

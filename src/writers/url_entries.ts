@@ -9,7 +9,7 @@
  */
 import type { Change, ChangeSet } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
-import { sleep } from "../source/scope_watcher.ts";
+import { sleep } from "../util/clock.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { type HttpAnswer, HttpSendError, sendHttp } from "../util/http_send.ts";
 

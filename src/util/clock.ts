@@ -1,0 +1,76 @@
+/**
+ * Time as the loops see it: an injectable {@linkcode Clock} so that backoff, silence and retry
+ * timings are unit-tested in virtual milliseconds (see `fake_clock.ts`), and one abortable
+ * {@linkcode sleep}.
+ *
+ * `setTimeout` fires at once for delays of 2³¹ ms (about 24.8 days) or more; the system clock
+ * splits longer waits into chunks so that a huge `SLEEP_TIME` can never turn a loop into a busy one.
+ *
+ * @module
+ */
+
+/** A cancellable timer. */
+export interface Timer {
+  cancel(): void;
+}
+
+/** What the loops need from time. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Calls `fn` once after `ms`, unless cancelled first. */
+  timer(ms: number, fn: () => void): Timer;
+  /** Jitter source in `[0, 1)`. */
+  random(): number;
+}
+
+/** The longest delay `setTimeout` honours. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * The real clock: `Date.now`, `setTimeout` (chunked beyond 24 days), `Math.random`.
+ *
+ * @example
+ * ```ts
+ * import { systemClock } from "./clock.ts";
+ * const t = systemClock.timer(10, () => console.log("fired"));
+ * t.cancel();
+ * ```
+ */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  random: () => Math.random(),
+  timer(ms: number, fn: () => void): Timer {
+    let handle: ReturnType<typeof setTimeout> | undefined;
+    const due = Date.now() + Math.max(0, ms);
+    const arm = () => {
+      const left = due - Date.now();
+      if (left > MAX_TIMEOUT_MS) handle = setTimeout(arm, MAX_TIMEOUT_MS);
+      else handle = setTimeout(fn, Math.max(0, left));
+    };
+    arm();
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
+
+/**
+ * Waits `ms` on `clock`, resolving early (never rejecting) when `signal` aborts.
+ *
+ * @example
+ * ```ts
+ * import { sleep, systemClock } from "./clock.ts";
+ * await sleep(1, AbortSignal.timeout(1000), systemClock);
+ * ```
+ */
+export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      timer.cancel();
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = clock.timer(ms, done);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * The file operations of the file store: atomic replacement, reading without following a planted
+ * symlink, resolving paths whose tail does not exist yet, and a cheap signature to tell whether a
+ * file changed since it was written.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+
+/**
+ * Name prefix of temporary files (written next to their target, then renamed over it). Paths
+ * whose base name starts with it are refused, and leftovers of a crash are removed on open.
+ *
+ * @example
+ * ```ts
+ * import { TEMP_PREFIX } from "./fs_ops.ts";
+ * console.assert(TEMP_PREFIX.startsWith("."));
+ * ```
+ */
+export const TEMP_PREFIX = ".k8s-gsidecar-tmp-";
+
+/** What `lstat` says about a file; equal signatures mean the file was not replaced or edited. */
+export interface StatSignature {
+  size: number;
+  mtimeMs: number;
+  ino: number | null;
+}
+
+/**
+ * SHA-256 of `content`, hex.
+ *
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./fs_ops.ts";
+ * console.assert(sha256Hex(new Uint8Array()).startsWith("e3b0c442"));
+ * ```
+ */
+export function sha256Hex(content: Uint8Array): string {
+  return createHash("sha256").update(content).digest("hex");
+}
+
+/**
+ * Random hex for temp names.
+ *
+ * @example
+ * ```ts
+ * import { randomHex } from "./fs_ops.ts";
+ * console.assert(randomHex().length === 16);
+ * ```
+ */
+export function randomHex(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The signature of the file at `path` (not following a symlink there); `undefined` when nothing
+ * is there, `"other"` when it is not a regular file.
+ *
+ * @example
+ * ```ts ignore
+ * const sig = await statSignature("/config/a.json");
+ * ```
+ */
+export async function statSignature(path: string): Promise<StatSignature | "other" | undefined> {
+  try {
+    const info = await Deno.lstat(path);
+    if (!info.isFile) return "other";
+    return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, ino: info.ino };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/**
+ * True when both signatures are known and equal.
+ *
+ * @example
+ * ```ts
+ * import { sameSignature } from "./fs_ops.ts";
+ * const a = { size: 1, mtimeMs: 2, ino: 3 };
+ * console.assert(sameSignature(a, { ...a }) && !sameSignature(a, { ...a, size: 2 }));
+ * ```
+ */
+export function sameSignature(
+  a: StatSignature | "other" | undefined,
+  b: StatSignature | "other" | undefined,
+): boolean {
+  return typeof a === "object" && typeof b === "object" && a.size === b.size &&
+    a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+}
+
+/**
+ * The content of a regular file (not following a symlink at `path`), or undefined.
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = await readRegularFile("/config/a.json");
+ * ```
+ */
+export async function readRegularFile(path: string): Promise<Uint8Array | undefined> {
+  try {
+    const info = await Deno.lstat(path);
+    if (!info.isFile) return undefined;
+    return await Deno.readFile(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The real path of `path`'s deepest existing ancestor, with the missing rest appended.
+ *
+ * @example
+ * ```ts ignore
+ * await realPathOfMaybeMissing("/config/new/dir"); // "/config/new/dir", or through a symlink
+ * ```
+ */
+export async function realPathOfMaybeMissing(path: string): Promise<string> {
+  const rest: string[] = [];
+  let current = path;
+  for (;;) {
+    try {
+      return join(await Deno.realPath(current), ...rest.reverse());
+    } catch (e) {
+      const missing = e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory;
+      const parent = dirname(current);
+      if (!missing || parent === current) throw e;
+      rest.push(basename(current));
+      current = parent;
+    }
+  }
+}
+
+/**
+ * Writes a temp file next to `path` and renames it over `path`, so a reader sees the old or the
+ * new content, never a part; returns the new file's signature. `createNew` refuses to follow a
+ * symlink planted at the temp name.
+ *
+ * @example
+ * ```ts ignore
+ * const sig = await writeAtomic("/config/a.json", bytes, 0o644);
+ * ```
+ */
+export async function writeAtomic(
+  path: string,
+  content: Uint8Array,
+  mode: number | undefined,
+): Promise<StatSignature> {
+  const dir = dirname(path);
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = join(dir, TEMP_PREFIX + randomHex());
+  const file = await Deno.open(tmp, {
+    write: true,
+    createNew: true,
+    ...(mode === undefined ? {} : { mode }),
+  });
+  try {
+    await writeAll(file, content);
+    // The mode given at creation is masked by the umask; an explicit mode must hold exactly.
+    if (mode !== undefined) await Deno.chmod(tmp, mode);
+    const info = await file.stat();
+    file.close();
+    await Deno.rename(tmp, path);
+    return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, ino: info.ino };
+  } catch (e) {
+    try {
+      file.close();
+    } catch {
+      // already closed
+    }
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Writes all of `bytes` to `file`.
+ *
+ * @example
+ * ```ts ignore
+ * await writeAll(file, new TextEncoder().encode("line\n"));
+ * ```
+ */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+}
