@@ -137,6 +137,20 @@ export class RunningPod {
   }
 
   /**
+   * Waits until the sidecar has written everything it received and sent (or given up) every
+   * notification (`gsidecar_sync_pending` and every `gsidecar_notification_pending` are 0).
+   * Wait first for a sign that the change in question arrived (a file, a log line).
+   */
+  async settled(timeoutMs = 60_000): Promise<void> {
+    await eventually(async () => {
+      if ((await this.metric("gsidecar_sync_pending")) !== 0) throw new Error("writes pending");
+      if ((await this.metric("gsidecar_notification_pending")) !== 0) {
+        throw new Error("notification pending");
+      }
+    }, { timeoutMs, what: `${this.name} settled`, proc: this.proc });
+  }
+
+  /**
    * Waits until the pod counts as ready the way its spec says: `/readyz` 200 for a running
    * pod (the initial sync is written: a stronger sign than a started container), `/healthz` 200
    * for a pod with kiwigrid's health probe, or the process's exit for a one-shot pod.
