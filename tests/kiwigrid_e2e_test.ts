@@ -28,7 +28,7 @@ import type { KubeObject } from "../src/kube/client.ts";
 import { type Cluster, startCluster } from "./harness/cluster.ts";
 import { dummyServer } from "./harness/dummy_server.ts";
 import { type PodSpec, readPodDir } from "./harness/pod_file.ts";
-import { type RunningPod, startPod } from "./harness/pod_runner.ts";
+import { hostPathIn, type RunningPod, startPod } from "./harness/pod_runner.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/kiwigrid-e2e/", import.meta.url));
 const fixture = (name: string) => Deno.readTextFile(`${FIXTURES}${name}`);
@@ -840,6 +840,21 @@ Deno.test({
     });
   }
   assert.deepEqual(results.notes, [], "setup steps that failed (see the failed checks too)");
+});
+
+Deno.test("kiwigrid_e2e: every pod file parses and uses only the pod's private folders", async () => {
+  for (const phase of ["main", "ext"] as const) {
+    const specs = await podSpecs(phase);
+    assert.ok(specs.size >= 11, `${phase}: ${specs.size} pods`);
+    for (const spec of specs.values()) {
+      for (const path of [...spec.files.map((f) => f.path), ...spec.dirs]) {
+        hostPathIn("/pod", path); // throws for a folder a pod here cannot have
+      }
+      for (const key of ["FOLDER", "SCRIPT", "REQ_USERNAME_FILE", "REQ_PASSWORD_FILE"]) {
+        if (spec.env[key]) hostPathIn("/pod", spec.env[key]);
+      }
+    }
+  }
 });
 
 /** Kept beside the checks: both sides count what the issue counts. */

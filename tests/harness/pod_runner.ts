@@ -190,7 +190,17 @@ export class RunningPod {
   }
 }
 
-function hostPathIn(root: string, podPath: string): string {
+/**
+ * Where `podPath` lives on the host for a pod whose folders are under `root`; throws for a path
+ * outside the pod's private folders (which a pod here cannot have).
+ *
+ * @example
+ * ```ts
+ * import { hostPathIn } from "./pod_runner.ts";
+ * console.assert(hostPathIn("/tmp/pod-x", "/srv/data/a.txt") === "/tmp/pod-x/srv/data/a.txt");
+ * ```
+ */
+export function hostPathIn(root: string, podPath: string): string {
   if (podPath === SERVICE_ACCOUNT_MOUNT || podPath.startsWith(`${SERVICE_ACCOUNT_MOUNT}/`)) {
     return join(root, "sa", podPath.slice(SERVICE_ACCOUNT_MOUNT.length));
   }
