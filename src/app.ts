@@ -17,11 +17,11 @@ import type { Logger } from "./plugin/logger.ts";
 import type { LoadedInstanceSpec } from "./plugin/loader.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
 import { listWatchFor } from "./source/list_watch.ts";
-import { nameSelectorFor, scopesFor } from "./source/scope.ts";
+import { selectScopes } from "./source/scope.ts";
 import { ScopeWatcher } from "./source/scope_watcher.ts";
 import { errorMessage } from "./util/errors.ts";
 import { FileStore } from "./writers/file_store.ts";
-import { resolveUrlEntries, type UrlEntryOptions } from "./writers/url_entries.ts";
+import { resolveUrlEntries, urlEntryOptions } from "./writers/url_entries.ts";
 
 /** Inputs of {@linkcode runSidecar}. */
 export interface RunOptions {
@@ -49,11 +49,20 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     env: opts.env,
     kubeconfig: config.kubeconfig,
     skipTlsVerify: config.skipTlsVerify,
+    serviceAccountDir: config.serviceAccountDir,
   });
   if (config.skipTlsVerify) {
     logger.warn("SKIP_TLS_VERIFY=true: the API server's certificate is not verified");
   }
+  if (config.disableX509Strict) {
+    logger.info(
+      "DISABLE_X509_STRICT_VERIFICATION=true changes nothing here: the certificates it lets " +
+        "through in kiwigrid (no key identifiers, as older Kubernetes CAs made them) are accepted " +
+        "anyway; verification stays on",
+    );
+  }
   logger.info("starting", {
+    compat: config.compat,
     method: config.method,
     server: connection.server,
     auth: source,
@@ -66,6 +75,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   const store = await FileStore.open({
     folder: config.folder,
     allowedRoots: config.folderAnnotationRoots,
+    stateDir: config.stateDir,
     logger: logger.child("sink"),
   });
 
@@ -100,9 +110,14 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   });
 
   // RESOURCE_NAME narrows on the server where it can; scopes no entry can match are not watched.
-  const scopes = scopesFor(config.resources, config.namespaces)
-    .filter((scope) => nameSelectorFor(scope, config.resourceNames) !== undefined);
-  const urlOptions = urlEntryOptions(config, logger.child("url"), signal);
+  const scopes = selectScopes({
+    kinds: config.resources,
+    namespaces: config.namespaces,
+    labelSelector: config.labelSelector,
+    names: config.resourceNames,
+    namesIgnoreLabel: config.resourceNamesIgnoreLabel,
+  });
+  const urlOptions = urlEntryOptions(config.downloads, logger.child("url"), signal);
   const pipeline = new Pipeline({
     store,
     writers,
@@ -116,7 +131,9 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     folderAnnotationRoots: config.folderAnnotationRoots,
     uniqueFilenames: config.uniqueFilenames,
     defaultFileMode: config.defaultFileMode,
-    resourceNames: config.resourceNames,
+    secretFileMode: config.secretFileMode,
+    // Scopes that read objects by name select exactly; the names must not filter them again.
+    resourceNames: config.resourceNamesIgnoreLabel ? [] : config.resourceNames,
     scopes,
     logger: logger.child("reconciler"),
     apply: (step) => pipeline.apply(step),
@@ -128,8 +145,8 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   };
   const watchers = scopes.map((scope) =>
     new ScopeWatcher(listWatchFor(client, scope.path), scope, reconciler, {
-      labelSelector: config.labelSelector,
-      fieldSelector: nameSelectorFor(scope, config.resourceNames)?.fieldSelector,
+      labelSelector: scope.labelSelector ?? "",
+      fieldSelector: scope.fieldSelector,
       timings,
       logger: logger.child("source"),
       signal,
@@ -139,8 +156,13 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   const health = config.method === "sleep" ? undefined : serveHealth(
     { hostname: config.healthHost, port: config.healthPort },
     sidecarHealth({ config, watchers, reconciler, pipeline, dispatcher, store }),
-    (addr) =>
-      logger.info("health endpoints listening", { address: `${addr.hostname}:${addr.port}` }),
+    {
+      onListen: (addr) => {
+        const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+        logger.info("health endpoints listening", { address: `${host}:${addr.port}` });
+      },
+      onError: (message, fields) => logger.error(message, fields),
+    },
   );
 
   let code = 0;
@@ -178,31 +200,6 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   }
   logger.info("stopped", { code });
   return code;
-}
-
-/** `.url` downloads use the REQ_* timings; credentials only for REQ_URL's origin. */
-function urlEntryOptions(config: Config, logger: Logger, signal: AbortSignal): UrlEntryOptions {
-  const http = config.http;
-  const read = async (value: string | undefined, file: string | undefined) =>
-    file ? (await Deno.readTextFile(file)).replace(/\r?\n$/, "") : value;
-  return {
-    timeoutMs: http?.timeoutMs ?? 10_000,
-    retries: http?.retryTotal ?? 5,
-    backoffMs: (http?.backoffFactor ?? 1.1) * 1000,
-    enable5xx: http?.enable5xx ?? false,
-    auth: http && {
-      origin: new URL(http.url).origin,
-      credentials: async () => {
-        const username = await read(http.username, http.usernameFile);
-        const password = await read(http.password, http.passwordFile);
-        return username !== undefined && password !== undefined
-          ? { username, password }
-          : undefined;
-      },
-    },
-    logger,
-    signal,
-  };
 }
 
 async function runOnce(

@@ -10,6 +10,9 @@
  */
 import type { LogFormat, LogLevel } from "./config/types.ts";
 import type { LogFields, Logger } from "./plugin/logger.ts";
+import { redactUrl } from "./util/redact.ts";
+
+export { redactSecrets, redactUrl } from "./util/redact.ts";
 
 /** Options of {@linkcode createLogger}. */
 export interface LoggerOptions {
@@ -24,28 +27,11 @@ export interface LoggerOptions {
 
 const RANK: Readonly<Record<LogLevel, number>> = { DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3 };
 const SECRET_KEY = /pass(word)?|token|secret|authorization|credential/i;
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*):[^\s/?#]*@/gi;
 const RESERVED = new Set(["time", "level", "logger", "msg"]);
 const MAX_DEPTH = 6;
 const REDACTED = "[redacted]";
 
 const encoder = new TextEncoder();
-
-/**
- * Replaces the password of every URL in `text` by `***`, keeping the user name:
- * `https://user:***@host`. Works on free text too, e.g. an error message that quotes a URL.
- *
- * @example
- * ```ts
- * import { redactUrl } from "./log.ts";
- * console.assert(redactUrl("https://admin:hunter2@grafana:3000/api") === "https://admin:***@grafana:3000/api");
- * ```
- */
-export function redactUrl(url: string): string {
-  // Fast path: most strings hold no URL with userinfo.
-  if (!url.includes("@") || !url.includes("://")) return url;
-  return url.replace(URL_PASSWORD, "$1:***@");
-}
 
 /**
  * Creates the root logger (category `["gsidecar"]`); `child("source", "configmap")` gives

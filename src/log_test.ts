@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { LogFormat, LogLevel } from "./config/types.ts";
-import { createLogger, redactUrl } from "./log.ts";
+import { createLogger, redactSecrets, redactUrl } from "./log.ts";
 
 const NOW = new Date("2026-01-01T00:00:00.000Z");
 
@@ -228,4 +228,11 @@ Deno.test("redactUrl() hides only the password of a URL", () => {
   assert.equal(redactUrl("a http://x:y@h b https://c:d@e/"), "a http://x:***@h b https://c:***@e/");
   assert.equal(redactUrl("no url here"), "no url here");
   assert.equal(redactUrl("mail me@host"), "mail me@host");
+});
+
+Deno.test("redactSecrets() hides every given secret, the longest first, and URL passwords", () => {
+  assert.equal(
+    redactSecrets("token abc and abcdef at https://u:pw@h/x", ["abc", "abcdef", "", undefined]),
+    "token [redacted] and [redacted] at https://u:***@h/x",
+  );
 });

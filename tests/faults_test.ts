@@ -31,6 +31,11 @@ import { eventually, Receiver, runSidecarToEnd } from "./harness/sidecar.ts";
 
 const RECORD = ".k8s-gsidecar-owned";
 
+/** Every name in `dir`, dotfiles included. */
+async function listAll(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir), (e) => e.name)).sort();
+}
+
 async function run(cmd: string, ...args: string[]): Promise<{ ok: boolean; text: string }> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output()
     .catch((e) => ({ success: false, stdout: new Uint8Array(), stderr: String(e) }));
@@ -218,6 +223,33 @@ Deno.test("fault suite: the sidecar recovers from what a node throws at it", asy
       },
     );
   }
+
+  await t.step(
+    "STATE_DIR keeps the folder free of the record across a restart; orphans are still removed",
+    async () => {
+      const ns = "statedir";
+      await cluster.createNamespace(ns);
+      await cm(cluster, ns, "a", { "a.json": "1" });
+      await cm(cluster, ns, "b", { "b.json": "2" });
+      const folder = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "sd-folder-" });
+      const stateDir = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "sd-state-" });
+      const env = { STATE_DIR: stateDir };
+      let s = await sidecar(cluster, { namespaces: [ns], folder, env });
+      await eventually(async () => assert.deepEqual(await listAll(folder), ["a.json", "b.json"]), {
+        proc: s.proc,
+      });
+      await s.proc.stop();
+      await del(cluster, ns, "configmaps", "b");
+      s = await sidecar(cluster, { namespaces: [ns], folder, env });
+      try {
+        await eventually(() => absent(join(folder, "b.json")), { proc: s.proc });
+        assert.deepEqual(await listAll(folder), ["a.json"], "nothing but the files, dotfiles too");
+        assert.equal((await listAll(stateDir)).length, 1, "the record is in STATE_DIR");
+      } finally {
+        await s.proc.stop();
+      }
+    },
+  );
 
   await t.step("an ownership record that is a directory: a clear error naming it", async () => {
     const ns = "rec-dir";

@@ -3,14 +3,16 @@
  * (`REQ_URL`, `REQ_METHOD`, `REQ_PAYLOAD`, basic auth…), the way the original sidecar does.
  *
  * - `GET` or `POST` to `url`; `POST` sends `payload` as is (JSON content type when it parses as
- *   JSON), or by default `{"seq":…,"initial":…,"written":[…],"removed":[…]}`.
+ *   JSON; `""` sends no body), or by default `{"seq":…,"initial":…,"written":[…],"removed":[…]}`.
  * - Basic auth from `username`/`password`, or from `usernameFile`/`passwordFile`, re-read on every
- *   call so that rotated Secrets apply without a restart.
+ *   call so that rotated Secrets apply without a restart, encoded as `authEncoding` (UTF-8 by
+ *   default; kiwigrid's Python sends latin1).
  * - Credentials only ever go to the origin of `url`: redirects are followed by hand (at most 5),
  *   and the `Authorization` header is dropped for any other origin.
  * - 2xx is success; connection errors and timeouts are retryable; 5xx is retryable only with
- *   `enable5xx`; anything else is not. Messages name the URL without userinfo and the status,
- *   never a password.
+ *   `enable5xx` (or exactly the statuses of `retryStatuses`); anything else is not. Messages name
+ *   the URL without userinfo, the status and the first 512 bytes of the answer's body (the
+ *   server often says there why it refused), never a credential.
  *
  * @example
  * ```ts ignore
@@ -24,29 +26,40 @@
  *
  * @module
  */
-import type { HttpBasicOptions } from "../../src/config/types.ts";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
+import { redactSecrets } from "../../src/util/redact.ts";
 import { defineNotifier, type Notifier, NotifyError } from "../../src/plugin/contract.ts";
 import * as s from "../../src/plugin/schema.ts";
-import { encodeBase64 } from "../../src/util/base64.ts";
+import { basicAuthorization, readSecretFile, SecretFileError } from "../../src/util/credentials.ts";
 import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/util/http_send.ts";
+import {
+  HTTP_BASIC_DEFAULTS as D,
+  type HttpBasicOptions,
+  isRetryStatus,
+  MAX_RETRY_DELAY_MS,
+} from "./options.ts";
 
-const MAX_RETRY_DELAY_MS = 120_000;
+export { HTTP_BASIC_DEFAULTS, type HttpBasicOptions } from "./options.ts";
+
+/** How much of a refusing answer's body goes into the error. */
+const EXCERPT_BYTES = 512;
 
 const schema = s.object({
   url: s.url(),
-  method: s.enum(["GET", "POST"]).default("GET"),
+  method: s.enum(["GET", "POST"]).default(D.method),
   payload: s.string().optional(),
   username: s.string().optional(),
   password: s.string().optional(),
   usernameFile: s.string().min(1).optional(),
   passwordFile: s.string().min(1).optional(),
-  skipInit: s.boolean().default(false),
-  timeoutMs: s.number().int().positive().default(10_000),
-  retryTotal: s.number().int().min(0).default(5),
-  backoffFactor: s.number().min(0).default(1.1),
-  enable5xx: s.boolean().default(false),
-  skipTlsVerify: s.boolean().default(false),
+  authEncoding: s.enum(["utf-8", "latin1", "ascii"]).default(D.authEncoding),
+  skipInit: s.boolean().default(D.skipInit),
+  timeoutMs: s.number().int().positive().max(2_147_483_647).default(D.timeoutMs),
+  retryTotal: s.number().int().min(0).default(D.retryTotal),
+  backoffFactor: s.number().min(0).default(D.backoffFactor),
+  enable5xx: s.boolean().default(D.enable5xx),
+  retryStatuses: s.array(s.number().int().min(100).max(599)).optional(),
+  skipTlsVerify: s.boolean().default(D.skipTlsVerify),
 }).refine(
   (o) => o.username === undefined || o.usernameFile === undefined,
   "give username or usernameFile, not both",
@@ -77,21 +90,21 @@ function withoutUserinfo(url: URL): URL {
   return clean;
 }
 
-async function readSecretFile(path: string, what: string): Promise<string> {
+async function readCredentialFile(path: string, what: string): Promise<string> {
   try {
-    return (await Deno.readTextFile(path)).replace(/[\r\n]+$/, "");
+    return await readSecretFile(path);
   } catch (e) {
     // A mounted Secret may appear late or be mid-rotation: worth a retry. Name the file only.
-    throw new NotifyError(`cannot read ${what} file ${path}: ${e instanceof Error ? e.name : e}`, {
-      retryable: true,
-    });
+    const why = e instanceof SecretFileError ? e.reason : String(e);
+    throw new NotifyError(`cannot read ${what} file ${path}: ${why}`, { retryable: true });
   }
 }
 
 function body(options: HttpBasicOptions, changeSet: ChangeSet, result: WriteResult): {
   body: string;
   contentType: string;
-} {
+} | undefined {
+  if (options.payload === "") return undefined;
   if (options.payload === undefined) {
     return {
       body: JSON.stringify({
@@ -134,15 +147,22 @@ export default defineNotifier<HttpBasicOptions>({
     const urlUser = given.username ? decodeURIComponent(given.username) : undefined;
     const urlPassword = given.password ? decodeURIComponent(given.password) : undefined;
 
-    async function authorization(): Promise<string | undefined> {
+    /** The header and the values an answer must not repeat into the log. */
+    async function authorization(): Promise<{ header: string; secrets: string[] } | undefined> {
       const username = options.usernameFile !== undefined
-        ? await readSecretFile(options.usernameFile, "username")
+        ? await readCredentialFile(options.usernameFile, "username")
         : options.username ?? urlUser;
       if (username === undefined) return undefined;
       const password = options.passwordFile !== undefined
-        ? await readSecretFile(options.passwordFile, "password")
+        ? await readCredentialFile(options.passwordFile, "password")
         : options.password ?? urlPassword ?? "";
-      return `Basic ${encodeBase64(new TextEncoder().encode(`${username}:${password}`))}`;
+      let header: string;
+      try {
+        header = basicAuthorization(username, password, options.authEncoding);
+      } catch (e) {
+        throw new NotifyError(e instanceof Error ? e.message : String(e), { retryable: false });
+      }
+      return { header, secrets: [password, header, header.slice("Basic ".length)] };
     }
 
     return {
@@ -155,6 +175,7 @@ export default defineNotifier<HttpBasicOptions>({
       async notify(changeSet, result) {
         const auth = await authorization();
         const payload = options.method === "POST" ? body(options, changeSet, result) : undefined;
+        const secrets = auth?.secrets ?? [];
         const headers: Record<string, string> = { "user-agent": "k8s-gsidecar" };
         if (payload) headers["content-type"] = payload.contentType;
         let answer: HttpAnswer;
@@ -163,10 +184,11 @@ export default defineNotifier<HttpBasicOptions>({
             method: options.method,
             headers,
             body: payload?.body,
-            credentials: auth === undefined ? undefined : { authorization: auth },
+            credentials: auth === undefined ? undefined : { authorization: auth.header },
             timeoutMs: options.timeoutMs,
             signal: ctx.signal,
             skipTlsVerify: options.skipTlsVerify,
+            excerptBytes: EXCERPT_BYTES,
           });
         } catch (e) {
           if (!(e instanceof HttpSendError)) throw e;
@@ -180,8 +202,9 @@ export default defineNotifier<HttpBasicOptions>({
           return;
         }
         const where = url.href === shown ? shown : `${shown} (redirected to ${url.href})`;
-        const retryable = status >= 500 && options.enable5xx;
-        throw new NotifyError(`${method} ${where} answered ${status}`, { retryable });
+        const retryable = isRetryStatus(status, options);
+        const said = answer.excerpt ? `: ${redactSecrets(answer.excerpt.trim(), secrets)}` : "";
+        throw new NotifyError(`${method} ${where} answered ${status}${said}`, { retryable });
       },
     };
   },

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { HttpBasicOptions } from "../../src/config/types.ts";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { NotifyDispatcher } from "../../src/notifiers/dispatcher.ts";
 import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
@@ -7,7 +6,7 @@ import type { Logger } from "../../src/plugin/logger.ts";
 import { validate } from "../../src/plugin/standard_schema.ts";
 import { type LogRecord, recordingLogger } from "../../src/testing/logger.ts";
 import { closedPort, receiver } from "../../src/testing/http.ts";
-import httpBasic, { type HttpBasicPluginOptions } from "./mod.ts";
+import httpBasic, { type HttpBasicOptions, type HttpBasicPluginOptions } from "./mod.ts";
 
 const PASSWORD = "hunter2-Sup3r-s3cret";
 
@@ -61,6 +60,7 @@ Deno.test("http-basic options apply defaults and reject conflicting or unknown s
   const expected: HttpBasicOptions = {
     url: "http://127.0.0.1:1/reload",
     method: "GET",
+    authEncoding: "utf-8",
     skipInit: false,
     timeoutMs: 10_000,
     retryTotal: 5,
@@ -80,6 +80,8 @@ Deno.test("http-basic options apply defaults and reject conflicting or unknown s
       [{ url: "http://h/", password: "x", passwordFile: "/p" }, /passwordFile: give password/],
       [{ url: "http://h/", username: "x", usernameFile: "/u" }, /usernameFile: give username/],
       [{ url: "http://h/", retries: 3 }, /retries/],
+      [{ url: "http://h/", authEncoding: "utf-16" }, /authEncoding/],
+      [{ url: "http://h/", retryStatuses: [99] }, /retryStatuses/],
     ] as const
   ) {
     const bad = await validate(httpBasic.options!, input);
@@ -190,7 +192,7 @@ Deno.test("http-basic does not retry a 401", async () => {
     const notifier = await create({ url, username: "admin", password: PASSWORD }, logger);
     const error = await notifyError(notifier);
     assert.equal(error.retryable, false);
-    assert.equal(error.message, `GET ${url}/ answered 401`);
+    assert.equal(error.message, `GET ${url}/ answered 401: no`);
     const dispatcher = dispatch(notifier, logger);
     dispatcher.submit(changeSet, result);
     await dispatcher.idle();
@@ -207,7 +209,10 @@ Deno.test("http-basic does not retry a 401", async () => {
 });
 
 Deno.test("http-basic retries a 503 only with enable5xx", async () => {
-  const { server, received, url } = receiver(() => new Response("busy", { status: 503 }));
+  let answers: number[] = [];
+  const { server, received, url } = receiver(() =>
+    new Response("busy", { status: answers.shift() ?? 503 })
+  );
   const { logger } = recordingLogger();
   try {
     const plain = await create({ url, retryTotal: 2 }, logger);
@@ -216,7 +221,10 @@ Deno.test("http-basic retries a 503 only with enable5xx", async () => {
     assert.equal((await notifyError(retrying)).retryable, true);
     received.length = 0;
 
+    // Two 503s, then the endpoint recovers: 1 call without enable5xx, 3 with it.
+    answers = [503, 503, 200];
     for (const [notifier, calls] of [[plain, 1], [retrying, 3]] as const) {
+      answers = [503, 503, 200];
       const dispatcher = dispatch(notifier, logger);
       dispatcher.submit(changeSet, result);
       await dispatcher.idle();
@@ -338,15 +346,23 @@ Deno.test("http-basic error messages never contain the password", async () => {
     const withUserinfo = url.replace("//", `//admin:${PASSWORD}@`);
     const notifier = await create({ url: `${withUserinfo}/reload`, enable5xx: true }, logger);
     const error = await notifyError(notifier);
-    assert.equal(error.message, `GET ${url}/reload answered 500`);
+    assert.equal(error.message, `GET ${url}/reload answered 500: oops`);
     assert.equal(received[0]!.authorization, basic("admin", PASSWORD));
     const down = await create({
       url: `http://admin:${PASSWORD}@127.0.0.1:${await closedPort()}/`,
       retryTotal: 1,
     }, logger);
-    const dispatcher = dispatch(down, logger);
+    // Past its retries the dispatcher keeps trying: wait for the error it logs then, not for idle.
+    let sleeps = 0;
+    let exhausted = () => {};
+    const logged = new Promise<void>((r) => exhausted = r);
+    const dispatcher = dispatch(down, logger, () => {
+      if (++sleeps >= 2) exhausted();
+      return sleeps > 2 ? new Promise(() => {}) : Promise.resolve();
+    });
     dispatcher.submit(changeSet, result);
-    await dispatcher.idle();
+    await logged;
+    await waitFor(() => records.some((l) => l.level === "error"));
     const lastError = dispatcher.stats()["http-basic#0"]!.lastError ?? "";
     assert.match(lastError, /failed/);
     assert.ok(!lastError.includes(PASSWORD));
@@ -438,3 +454,90 @@ Deno.test({
     }
   },
 });
+
+Deno.test("http-basic puts the first 512 bytes of a refusing answer's body in the error, credentials redacted", async () => {
+  const reason = `reload failed: bad config for user admin password ${PASSWORD} `;
+  await using r = receiver((_n, req) =>
+    new Response(`${reason}${req.headers.get("authorization")} ${"x".repeat(2000)}`, {
+      status: 500,
+    })
+  );
+  const { logger, records } = recordingLogger();
+  const notifier = await create({ url: `${r.url}/reload`, username: "admin", password: PASSWORD });
+  const error = await notifyError(notifier);
+  const prefix = `GET ${r.url}/reload answered 500: `;
+  assert.ok(error.message.startsWith(prefix), error.message);
+  const excerpt = error.message.slice(prefix.length);
+  assert.ok(excerpt.startsWith("reload failed: bad config for user admin password [redacted] "));
+  assert.ok(!error.message.includes(PASSWORD));
+  assert.ok(
+    !error.message.includes(btoa(`admin:${PASSWORD}`)),
+    "the Authorization echo is redacted",
+  );
+  // 512 bytes of body, in which the password and the header became "[redacted]".
+  const body = `${reason}${basic("admin", PASSWORD)} ${"x".repeat(2000)}`.slice(0, 512);
+  const expected = body.replace(PASSWORD, "[redacted]").replace(
+    basic("admin", PASSWORD),
+    "[redacted]",
+  );
+  assert.equal(excerpt, expected.trim());
+  const dispatcher = dispatch(notifier, logger);
+  dispatcher.submit(changeSet, result);
+  await dispatcher.idle();
+  assert.ok(records.some((l) => JSON.stringify(l).includes("reload failed: bad config")));
+  assertNoPassword(records);
+  await dispatcher.close();
+});
+
+Deno.test("http-basic retries exactly retryStatuses when given, whatever enable5xx says", async () => {
+  await using r = receiver((n) => new Response("busy", { status: n === 0 ? 501 : 503 }));
+  const kiwigrid = await create({ url: r.url, retryStatuses: [500, 502, 503, 504] });
+  assert.equal((await notifyError(kiwigrid)).retryable, false, "501 is not in the list");
+  assert.equal((await notifyError(kiwigrid)).retryable, true, "503 is");
+  const none = await create({ url: r.url, enable5xx: true, retryStatuses: [] });
+  assert.equal((await notifyError(none)).retryable, false);
+});
+
+Deno.test("http-basic POSTs no body and no content type for an empty payload", async () => {
+  await using r = receiver();
+  const notifier = await create({ url: r.url, method: "POST", payload: "" });
+  await notifier.notify(changeSet, result);
+  assert.equal(r.received[0]!.body, "");
+  assert.equal(r.received[0]!.contentType, null);
+});
+
+Deno.test("http-basic encodes credentials as authEncoding says and refuses what it cannot encode", async () => {
+  await using r = receiver();
+  for (const authEncoding of ["utf-8", "latin1"] as const) {
+    const notifier = await create({
+      url: r.url,
+      username: "admin",
+      password: "pässword",
+      authEncoding,
+    });
+    await notifier.notify(changeSet, result);
+  }
+  const utf8 = btoa(String.fromCharCode(...new TextEncoder().encode("admin:pässword")));
+  const latin1 = btoa("admin:pässword");
+  assert.deepEqual(r.received.map((q) => q.authorization), [`Basic ${utf8}`, `Basic ${latin1}`]);
+  const ascii = await create({
+    url: r.url,
+    username: "admin",
+    password: "pässword",
+    authEncoding: "ascii",
+  });
+  const error = await notifyError(ascii);
+  assert.equal(error.retryable, false);
+  assert.match(error.message, /password has a character that ascii cannot encode/);
+  assert.ok(!error.message.includes("pässword"));
+  assert.equal(r.received.length, 2);
+});
+
+/** Polls `check` every 10 ms until it holds (a deadline only bounds a broken build). */
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail("condition not reached");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -30,6 +30,7 @@
  */
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import type { Config } from "./types.ts";
+import { loadYaml } from "../util/load_yaml.ts";
 
 /** One plugin instance as declared in the configuration. */
 export interface PluginInstanceSpec {
@@ -204,49 +205,11 @@ export function pipelineFromEnv(config: Config): PipelineSpec {
   return { writers, notifiers };
 }
 
-/**
- * The config file path given on the command line (`--config PATH` or `--config=PATH`, the last
- * one wins) or else in `CONFIG` (an empty `CONFIG` counts as unset). Returns `""` for a
- * `--config` without a value, which {@linkcode readConfigFile} reports.
- *
- * @example
- * ```ts
- * import { configPathFrom } from "./file.ts";
- * console.assert(configPathFrom(["--config", "/etc/a.yaml"], { CONFIG: "/b.yaml" }) === "/etc/a.yaml");
- * console.assert(configPathFrom([], { CONFIG: "/b.yaml" }) === "/b.yaml");
- * console.assert(configPathFrom([], {}) === undefined);
- * ```
- */
-export function configPathFrom(
-  args: string[],
-  env: Record<string, string | undefined>,
-): string | undefined {
-  let found: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? "";
-    if (arg === "--") break;
-    if (arg === "--config") {
-      const next = args[i + 1];
-      if (next === undefined || next.startsWith("--")) {
-        found = "";
-      } else {
-        found = next;
-        i++;
-      }
-    } else if (arg.startsWith("--config=")) {
-      found = arg.slice("--config=".length);
-    }
-  }
-  if (found !== undefined) return found;
-  const fromEnv = env["CONFIG"];
-  return fromEnv === undefined || fromEnv.trim() === "" ? undefined : fromEnv.trim();
-}
-
 type Parsed = { ok: true; value: unknown } | { ok: false; errors: string[] };
 
 async function parseYaml(text: string, display: string): Promise<Parsed> {
   // Loaded only when a config file is used: the environment-only path stays lighter.
-  const { parseDocument } = await import("yaml");
+  const { parseDocument } = await loadYaml();
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {

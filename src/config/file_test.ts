@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseEnv } from "./env.ts";
 import {
-  configPathFrom,
   pipelineFromEnv,
   type PipelineSpec,
   readConfigFile,
@@ -250,17 +249,4 @@ Deno.test("pipelineFromEnv() builds today's pipeline with today's instance label
     writers: [{ use: "json-file", id: "json-file#0" }],
     notifiers: [],
   });
-});
-
-Deno.test("configPathFrom() prefers --config over CONFIG", () => {
-  assert.equal(configPathFrom(["--config", "/a.yaml"], { CONFIG: "/b.yaml" }), "/a.yaml");
-  assert.equal(configPathFrom(["--config=/a.yaml"], { CONFIG: "/b.yaml" }), "/a.yaml");
-  assert.equal(configPathFrom(["--config=/a", "--config", "/c"], {}), "/c");
-  assert.equal(configPathFrom([], { CONFIG: " /b.yaml " }), "/b.yaml");
-  assert.equal(configPathFrom([], { CONFIG: "" }), undefined);
-  assert.equal(configPathFrom(["--verbose"], {}), undefined);
-  assert.equal(configPathFrom(["--", "--config", "/a"], { CONFIG: "/b" }), "/b");
-  // A flag without its value is reported by readConfigFile, not silently ignored.
-  assert.equal(configPathFrom(["--config"], { CONFIG: "/b" }), "");
-  assert.equal(configPathFrom(["--config", "--other"], {}), "");
 });

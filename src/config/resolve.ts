@@ -1,16 +1,19 @@
 /**
- * Everything the sidecar needs before it may touch the folder: the environment, the optional
- * config file (`CONFIG` or `--config`), every plugin module loaded and every instance's options
- * validated. All problems are collected and reported together.
+ * Everything the sidecar needs before it may touch the folder: the command line, the
+ * environment, the optional config file (`CONFIG` or `--config`), every plugin module loaded and
+ * every instance's options validated. All problems are collected and reported together.
  *
  * @module
  */
 import { dirname } from "node:path";
 import { type LoadedInstanceSpec, loadPipeline, validateOptions } from "../plugin/loader.ts";
 import { BUILTIN_WRITERS } from "../plugin/registry.ts";
-import { parseEnv } from "./env.ts";
-import { configPathFrom, pipelineFromEnv, readConfigFile } from "./file.ts";
+import { parseArgs } from "./args.ts";
+import { EnvReader } from "./declare.ts";
+import { compatFrom, parseEnv } from "./env.ts";
+import { pipelineFromEnv, readConfigFile } from "./file.ts";
 import type { Config } from "./types.ts";
+import { VARS } from "./vars.ts";
 
 /** A configuration ready to run. */
 export interface ResolvedConfiguration {
@@ -23,7 +26,9 @@ export interface ResolvedConfiguration {
 }
 
 /**
- * Resolves environment + config file + plugins; `errors` lists every problem found.
+ * Resolves command line + environment + config file + plugins; `errors` lists every problem
+ * found. Command-line flags of kiwigrid (`COMPAT=kiwigrid`) win over the variables they stand
+ * for, as in kiwigrid. `--help` is the caller's to handle before.
  *
  * @example
  * ```ts ignore
@@ -33,12 +38,15 @@ export interface ResolvedConfiguration {
  */
 export async function resolveConfiguration(
   env: Record<string, string | undefined>,
-  args: string[],
+  argv: readonly string[],
 ): Promise<({ ok: true } & ResolvedConfiguration) | { ok: false; errors: string[] }> {
-  const errors: string[] = [];
-  const parsed = parseEnv(env, { knownWriters: Object.keys(BUILTIN_WRITERS) });
+  const args = parseArgs(argv, compatFrom(env));
+  const errors: string[] = [...args.errors];
+  const parsed = parseEnv({ ...env, ...args.env }, {
+    knownWriters: Object.keys(BUILTIN_WRITERS),
+  });
   if (!parsed.ok) errors.push(...parsed.errors);
-  const configPath = configPathFrom(args, env);
+  const configPath = args.configPath ?? new EnvReader(env, {}).value(VARS.CONFIG);
   const fallback = parsed.ok ? pipelineFromEnv(parsed.config) : undefined;
   let spec = fallback;
   let source: string | undefined;

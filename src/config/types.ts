@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { AuthEncoding, HttpBasicOptions } from "../../plugins/http_basic/options.ts";
 import type { ResourceKind } from "../model.ts";
 
 /** Sync mode: `watch` (list then watch), `list` (relist every `sleepTime`), `sleep` (one sync, exit). */
@@ -14,6 +15,9 @@ export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
 /** Log line formats. */
 export type LogFormat = "json" | "logfmt" | "text";
 
+/** `COMPAT` values: whose defaults and meanings the variables take. */
+export type Compat = "kiwigrid";
+
 /** One `RESOURCE_NAME` entry: `name`, `kind/name` or `namespace/kind/name`. */
 export interface ResourceNameFilter {
   namespace?: string | undefined;
@@ -21,32 +25,37 @@ export interface ResourceNameFilter {
   name: string;
 }
 
-/** Options of the `http-basic` notifier, from the `REQ_*` variables. */
-export interface HttpBasicOptions {
-  url: string;
-  method: "GET" | "POST";
-  /** Body for POST (`REQ_PAYLOAD`); sent as is, with a JSON content type when it parses as JSON. */
-  payload?: string | undefined;
+/** Basic-auth credentials for `.url` downloads, and the origins they may be sent to. */
+export interface DownloadAuth {
+  /** `REQ_URL`'s origin and those of `REQ_AUTH_ORIGINS`, as `URL.origin` spells them. */
+  origins: string[];
   username?: string | undefined;
   password?: string | undefined;
-  /** Files re-read on every call (`REQ_USERNAME_FILE`, `REQ_PASSWORD_FILE`). */
+  /** Re-read on every download. */
   usernameFile?: string | undefined;
   passwordFile?: string | undefined;
-  skipInit: boolean;
-  /** Per-request timeout (`REQ_TIMEOUT`, seconds in the environment). */
+  encoding: AuthEncoding;
+}
+
+/** How keys ending in `.url` are downloaded. */
+export interface DownloadOptions {
+  /** For one attempt, redirects and body included. */
   timeoutMs: number;
-  /** Retries after the first attempt (`REQ_RETRY_TOTAL`). */
-  retryTotal: number;
-  /** Backoff factor in seconds (`REQ_RETRY_BACKOFF_FACTOR`): delay n = factor * 2^(n-1). */
-  backoffFactor: number;
-  /** Also retry 5xx answers (`ENABLE_5XX`). */
-  enable5xx: boolean;
-  /** `REQ_SKIP_TLS_VERIFY`. */
+  /** Retries after the first attempt. */
+  retries: number;
+  /** Delay before retry n is `backoffMs * 2^(n-1)` (capped). */
+  backoffMs: number;
+  /** Answers with these statuses are retried (connection errors and timeouts always are). */
+  retryStatuses: number[];
+  /** Accept any server certificate (`REQ_SKIP_TLS_VERIFY` under `COMPAT=kiwigrid`). */
   skipTlsVerify: boolean;
+  auth?: DownloadAuth | undefined;
 }
 
 /** Everything the sidecar needs to run. */
 export interface Config {
+  /** `COMPAT`: kiwigrid/k8s-sidecar's defaults and meanings; undefined for this project's own. */
+  compat: Compat | undefined;
   method: Method;
   /** `"ALL"` for one cluster-wide scope. */
   namespaces: string[] | "ALL";
@@ -61,14 +70,26 @@ export interface Config {
   writers: string[];
   /** The http-basic notifier; absent without `REQ_URL`. */
   http?: HttpBasicOptions | undefined;
+  /** `.url` keys. */
+  downloads: DownloadOptions;
   uniqueFilenames: boolean;
   folderAnnotation: string;
   /** Absolute roots outside `folder` that annotation values may point into. */
   folderAnnotationRoots: string[];
   resourceNames: ResourceNameFilter[];
+  /**
+   * kiwigrid's `RESOURCE_NAME`: in a namespace, the named objects are read by name whatever
+   * their labels (and a kind no entry names falls back to the label). Otherwise the names narrow
+   * the label selection.
+   */
+  resourceNamesIgnoreLabel: boolean;
   script?: string | undefined;
-  /** Mode for written files; Secrets default to 0o600 when unset. */
+  /** Mode for every written file (`DEFAULT_FILE_MODE`). */
   defaultFileMode?: number | undefined;
+  /** Mode for Secret files when `defaultFileMode` is unset: 0o600, or undefined (umask). */
+  secretFileMode: number | undefined;
+  /** Absolute folder for the ownership record (`STATE_DIR`); undefined: inside `folder`. */
+  stateDir?: string | undefined;
   ignoreAlreadyProcessed: boolean;
   /** Seconds. */
   sleepTime: number;
@@ -77,8 +98,15 @@ export interface Config {
   errorThrottleSleep: number;
   kubeconfig?: string | undefined;
   skipTlsVerify: boolean;
-  healthHost: string;
+  /** `DISABLE_X509_STRICT_VERIFICATION`: accepted; see the README for what it does here. */
+  disableX509Strict: boolean;
+  /** Where the service-account token, CA and namespace are mounted. */
+  serviceAccountDir: string;
+  /** Undefined: dual-stack `::`, or `0.0.0.0` where IPv6 is unavailable. */
+  healthHost?: string | undefined;
   healthPort: number;
+  /** `/healthz` answers 503 until the initial sync is written (kiwigrid's meaning). */
+  healthzUntilReady: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }

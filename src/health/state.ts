@@ -45,6 +45,8 @@ export function sidecarHealth(parts: SidecarParts): HealthState {
       ),
     problems: () => {
       const out: string[] = [...store.problems()];
+      // kiwigrid's /healthz is 503 until the initial sync is written; COMPAT=kiwigrid keeps that.
+      if (config.healthzUntilReady && !reconciler.ready) out.push("initial sync not written yet");
       for (const w of watchers) {
         if (w.died) out.push(`${w.scope.id}: loop died: ${w.died.message}`);
         const silentMs = Date.now() - (w.lastActivity || started);

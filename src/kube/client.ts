@@ -17,6 +17,11 @@ export interface KubeConnection {
   clientKey?: string | undefined;
   /** Returns the bearer token for the next request; called on every request so rotated tokens are used. */
   token?: (() => string | undefined | Promise<string | undefined>) | undefined;
+  /**
+   * Returns the authentication headers of the next request (`authorization`, `impersonate-*`);
+   * when given, `token` is not consulted. For kubeconfig users (exec plugins, auth providers…).
+   */
+  authHeaders?: (() => Promise<Record<string, string>>) | undefined;
   /** Do not verify the server's certificate (`SKIP_TLS_VERIFY`). */
   skipTlsVerify?: boolean | undefined;
 }
@@ -194,8 +199,12 @@ export class KubeClient {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
     const headers = new Headers({ accept: "application/json" });
-    const token = await this.#conn.token?.();
-    if (token) headers.set("authorization", `Bearer ${token}`);
+    if (this.#conn.authHeaders) {
+      for (const [k, v] of Object.entries(await this.#conn.authHeaders())) headers.set(k, v);
+    } else {
+      const token = await this.#conn.token?.();
+      if (token) headers.set("authorization", `Bearer ${token}`);
+    }
     let body: string | null = null;
     if (opts.body !== undefined) {
       headers.set("content-type", opts.contentType ?? "application/json");

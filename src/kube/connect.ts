@@ -1,12 +1,22 @@
 /**
  * Finds out how to reach the API server: in a pod, from the service-account mount (the token is
- * re-read as the kubelet rotates it) without loading `@kubernetes/client-node`; elsewhere, from a
- * kubeconfig through client-node's `KubeConfig`, loaded only on that path.
+ * re-read as the kubelet rotates it) without loading `@kubernetes/client-node`; elsewhere, from
+ * kubeconfig files through client-node's `KubeConfig`, loaded only on that path.
+ *
+ * Every credential form kubectl accepts works: `token`, `tokenFile` (kubectl's field, which
+ * client-node does not read; re-read as it rotates), client certificates (data or file),
+ * `username`/`password`, exec plugins (relative commands resolve against the kubeconfig's folder,
+ * as kubectl does), auth providers, and `as` (impersonation). A configuration that cannot work —
+ * no kubeconfig anywhere, a file that cannot be read, no current context — is a
+ * {@linkcode KubeConfigError}, which the command line turns into exit code 2.
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { SERVICE_ACCOUNT_DIR as SA_DIR } from "../config/vars.ts";
+import { encodeBase64 } from "../util/base64.ts";
 import type { KubeConnection } from "./client.ts";
+import { loadYaml } from "../util/load_yaml.ts";
 
 /**
  * Where the kubelet mounts the service-account token, CA and namespace.
@@ -17,15 +27,32 @@ import type { KubeConnection } from "./client.ts";
  * console.assert(SERVICE_ACCOUNT_DIR.endsWith("/serviceaccount"));
  * ```
  */
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+export const SERVICE_ACCOUNT_DIR: string = SA_DIR;
+
+/**
+ * A connection configuration that cannot work; the message names the variable and the file.
+ *
+ * @example
+ * ```ts
+ * import { KubeConfigError } from "./connect.ts";
+ * const e = new KubeConfigError("KUBECONFIG=/nope: cannot read /nope: NotFound");
+ * console.assert(e.name === "KubeConfigError");
+ * ```
+ */
+export class KubeConfigError extends Error {
+  override name = "KubeConfigError";
+}
 
 /** Inputs of {@linkcode resolveConnection}. */
 export interface ConnectOptions {
+  /** `KUBERNETES_SERVICE_HOST`/`PORT`, `HOME`. */
   env: Record<string, string | undefined>;
-  /** `KUBECONFIG` from the configuration. */
+  /** `KUBECONFIG` from the configuration: one path or several, `:`-separated. */
   kubeconfig?: string | undefined;
   /** `SKIP_TLS_VERIFY`. */
   skipTlsVerify?: boolean | undefined;
+  /** Where the service account is mounted; default {@linkcode SERVICE_ACCOUNT_DIR}. */
+  serviceAccountDir?: string | undefined;
 }
 
 /** A connection plus where it came from, for the startup log. */
@@ -36,7 +63,8 @@ export interface ResolvedConnection {
 
 /**
  * In-cluster when `KUBERNETES_SERVICE_HOST` is set and a token is mounted (and no `KUBECONFIG` is
- * given); otherwise the kubeconfig (`KUBECONFIG` or `~/.kube/config`).
+ * given); otherwise the kubeconfig (`KUBECONFIG` or `~/.kube/config`). Throws
+ * {@linkcode KubeConfigError} when neither can work.
  *
  * @example
  * ```ts ignore
@@ -45,13 +73,40 @@ export interface ResolvedConnection {
  */
 export async function resolveConnection(opts: ConnectOptions): Promise<ResolvedConnection> {
   const host = opts.env.KUBERNETES_SERVICE_HOST;
-  const saDir = opts.env.GSIDECAR_SERVICE_ACCOUNT_DIR ?? SERVICE_ACCOUNT_DIR;
-  if (host && !opts.kubeconfig && (await exists(join(saDir, "token")))) {
+  const saDir = opts.serviceAccountDir ?? opts.env.GSIDECAR_SERVICE_ACCOUNT_DIR ??
+    SERVICE_ACCOUNT_DIR;
+  const tokenPath = join(saDir, "token");
+  const kubeconfig = opts.kubeconfig?.trim() ? opts.kubeconfig : undefined;
+  if (host && !kubeconfig && (await exists(tokenPath))) {
     const connection = await inCluster(host, opts.env.KUBERNETES_SERVICE_PORT ?? "443", saDir);
     connection.skipTlsVerify = opts.skipTlsVerify;
     return { connection, source: "in-cluster" };
   }
-  const resolved = await fromKubeconfig(opts.kubeconfig);
+  let files: { path: string; fromEnv: boolean }[];
+  if (kubeconfig !== undefined) {
+    // kubectl's rules: entries separated by ':', empty ones skipped.
+    files = kubeconfig.split(":").filter((p) => p.trim() !== "").map((p) => ({
+      path: p,
+      fromEnv: true,
+    }));
+  } else {
+    const home = opts.env.HOME;
+    const fallback = home ? join(home, ".kube", "config") : undefined;
+    if (fallback === undefined || !(await exists(fallback))) {
+      const pod = host
+        ? `KUBERNETES_SERVICE_HOST is set but there is no service-account token at ${tokenPath}`
+        : "not running in a pod (KUBERNETES_SERVICE_HOST is unset)";
+      const kube = fallback === undefined
+        ? "HOME is unset, so there is no ~/.kube/config"
+        : `${fallback} does not exist`;
+      throw new KubeConfigError(
+        `no way to reach the Kubernetes API server: ${pod}, KUBECONFIG is unset, and ${kube}. ` +
+          "Run in a pod with a service account (automountServiceAccountToken), or set KUBECONFIG",
+      );
+    }
+    files = [{ path: fallback, fromEnv: false }];
+  }
+  const resolved = await fromKubeconfig(files, kubeconfig);
   if (opts.skipTlsVerify) resolved.connection.skipTlsVerify = true;
   return resolved;
 }
@@ -85,40 +140,147 @@ async function inCluster(host: string, port: string, saDir: string): Promise<Kub
   return { server, caCert, token: rotatingToken(join(saDir, "token")) };
 }
 
-async function fromKubeconfig(path: string | undefined): Promise<ResolvedConnection> {
+/** The raw fields of one kubeconfig user that client-node does not carry over. */
+interface RawUser {
+  dir: string;
+  token?: unknown;
+  tokenFile?: unknown;
+  "token-file"?: unknown;
+  exec?: { command?: unknown } | undefined;
+}
+
+async function fromKubeconfig(
+  files: { path: string; fromEnv: boolean }[],
+  kubeconfigVar: string | undefined,
+): Promise<ResolvedConnection> {
   const { KubeConfig } = await import("@kubernetes/client-node");
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
+  const { parse } = await loadYaml();
+  const named = (file: { path: string; fromEnv: boolean }) =>
+    file.fromEnv ? `KUBECONFIG=${JSON.stringify(kubeconfigVar)}: ${file.path}` : file.path;
+  const rawUsers = new Map<string, RawUser>();
+  let kc: InstanceType<typeof KubeConfig> | undefined;
+  for (const file of files) {
+    const path = resolve(file.path);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (e) {
+      throw new KubeConfigError(
+        `${named(file)}: cannot read the kubeconfig (${e instanceof Error ? e.name : String(e)})`,
+      );
+    }
+    const one = new KubeConfig();
+    try {
+      const doc = parse(text) as { users?: { name?: unknown; user?: Record<string, unknown> }[] };
+      // The first file that defines a user wins, as in kubectl's merge.
+      for (const u of Array.isArray(doc?.users) ? doc.users : []) {
+        if (typeof u?.name === "string" && !rawUsers.has(u.name)) {
+          rawUsers.set(u.name, { dir: dirname(path), ...(u.user ?? {}) });
+        }
+        // client-node would read `token-file` once, relative to the working directory.
+        if (u?.user) delete u.user["token-file"];
+      }
+      one.loadFromString(JSON.stringify(doc));
+      one.makePathsAbsolute(dirname(path));
+    } catch (e) {
+      throw new KubeConfigError(
+        `${named(file)}: not a valid kubeconfig: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    if (kc === undefined) kc = one;
+    else kc.mergeConfig(one);
+  }
+  const where = files.map(named).join(", ");
+  if (kc === undefined) {
+    throw new KubeConfigError(`KUBECONFIG=${JSON.stringify(kubeconfigVar)} names no file`);
+  }
   const cluster = kc.getCurrentCluster();
-  if (!cluster) {
-    throw new Error(
-      `no current cluster in the kubeconfig (${path ?? "KUBECONFIG or ~/.kube/config"})`,
+  if (!cluster?.server) {
+    throw new KubeConfigError(
+      `${where}: no current context with a cluster and a server (current-context: ${
+        JSON.stringify(kc.getCurrentContext() ?? "")
+      })`,
     );
   }
   const user = kc.getCurrentUser();
-  const readData = (data: string | undefined, file: string | undefined): string | undefined => {
+  const raw = user ? rawUsers.get(user.name) : undefined;
+  const readData = (data: string | undefined, file: string | undefined, what: string) => {
     if (data) return new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
-    if (file) return Deno.readTextFileSync(file);
-    return undefined;
+    if (!file) return undefined;
+    try {
+      return Deno.readTextFileSync(file);
+    } catch (e) {
+      throw new KubeConfigError(
+        `${where}: cannot read the ${what} ${file} (${e instanceof Error ? e.name : String(e)})`,
+      );
+    }
   };
   const connection: KubeConnection = {
     server: cluster.server,
-    caCert: readData(cluster.caData, cluster.caFile),
-    clientCert: readData(user?.certData, user?.certFile),
-    clientKey: readData(user?.keyData, user?.keyFile),
+    caCert: readData(cluster.caData, cluster.caFile, "certificate authority"),
+    clientCert: readData(user?.certData, user?.certFile, "client certificate"),
+    clientKey: readData(user?.keyData, user?.keyFile, "client key"),
   };
-  if (user && (user.token || user.authProvider || user.exec)) {
+  if (cluster.skipTLSVerify) connection.skipTlsVerify = true;
+
+  // kubectl: an inline token wins over tokenFile; a relative tokenFile is relative to its file.
+  const tokenFile = [raw?.tokenFile, raw?.["token-file"]].find((t) => typeof t === "string" && t);
+  const inlineToken = typeof raw?.token === "string" && raw.token !== "";
+  if (user && raw && typeof tokenFile === "string" && !inlineToken) {
+    const path = isAbsolute(tokenFile) ? tokenFile : join(raw.dir, tokenFile);
+    if (!(await exists(path))) {
+      throw new KubeConfigError(
+        `${where}: user ${JSON.stringify(user.name)}: tokenFile ${path} does not exist`,
+      );
+    }
+    connection.token = rotatingToken(path);
+  }
+  const exec = user?.exec as { command?: unknown } | undefined;
+  if (
+    exec && raw && typeof exec.command === "string" && exec.command.includes("/") &&
+    !isAbsolute(exec.command)
+  ) {
+    exec.command = join(raw.dir, exec.command);
+  }
+  if (user && (user.token || user.authProvider || user.exec || user.username)) {
     // Tokens, exec plugins and OIDC refresh through client-node, which caches until expiry.
-    connection.token = async () => {
-      const opts: { headers: Record<string, string> } = { headers: {} };
-      await kc.applyToHTTPSOptions(opts);
-      const auth = opts.headers.Authorization ?? opts.headers.authorization;
-      return auth?.replace(/^Bearer\s+/i, "") ?? undefined;
+    const apply = async () => {
+      const o: { headers: Record<string, string>; auth?: string; cert?: unknown; key?: unknown } = {
+        headers: {},
+      };
+      await kc!.applyToHTTPSOptions(o);
+      return o;
+    };
+    if (user.exec) {
+      // An exec plugin may answer with a client certificate instead of a token: it is read once,
+      // here, since the connection's TLS identity is fixed when the client is made.
+      const first = await apply().catch(() => undefined);
+      if (first?.cert && first.key && !connection.clientCert) {
+        connection.clientCert = String(first.cert);
+        connection.clientKey = String(first.key);
+      }
+    }
+    const fromToken = connection.token;
+    connection.authHeaders = async () => {
+      const o = await apply();
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(o.headers)) {
+        if (k.toLowerCase() === "authorization" || k.toLowerCase().startsWith("impersonate-")) {
+          headers[k.toLowerCase()] = String(v);
+        }
+      }
+      if (o.auth && !headers.authorization) {
+        headers.authorization = `Basic ${encodeBase64(new TextEncoder().encode(o.auth))}`;
+      }
+      if (fromToken && !headers.authorization) {
+        const t = await fromToken();
+        if (t) headers.authorization = `Bearer ${t}`;
+      }
+      return headers;
     };
   }
   return {
     connection,
-    source: `kubeconfig ${path ?? "(default)"} context ${kc.getCurrentContext()}`,
+    source: `kubeconfig ${files.map((f) => f.path).join(":")} context ${kc.getCurrentContext()}`,
   };
 }

@@ -36,6 +36,8 @@ export interface ReconcilerOptions {
   folderAnnotationRoots: readonly string[];
   uniqueFilenames: boolean;
   defaultFileMode?: number | undefined;
+  /** Secret files' mode without `defaultFileMode`: absent 0o600, `undefined` the umask (COMPAT=kiwigrid). */
+  secretFileMode?: number | undefined;
   resourceNames: readonly ResourceNameFilter[];
   /** Every scope that must list before the initial sync is complete. */
   scopes: readonly Scope[];
@@ -215,7 +217,10 @@ export class Reconciler implements SourceHandler {
     const namePrefix = this.#opts.uniqueFilenames
       ? `namespace_${obj.ref.namespace}.${obj.ref.kind}_${obj.ref.name}.`
       : "";
-    const fileMode = this.#opts.defaultFileMode ?? (obj.ref.kind === "secret" ? 0o600 : undefined);
+    const fileMode = this.#opts.defaultFileMode ??
+      (obj.ref.kind === "secret"
+        ? ("secretFileMode" in this.#opts ? this.#opts.secretFileMode : 0o600)
+        : undefined);
     const hash = contributionHash(obj, target.dir, namePrefix, fileMode);
     if (known?.hash === hash) {
       known.resourceVersion = obj.resourceVersion;

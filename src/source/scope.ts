@@ -14,6 +14,13 @@ export interface Scope {
   id: string;
   /** API path of the collection. */
   path: string;
+  /**
+   * The label selector sent with list and watch; undefined for none (a scope that reads one
+   * object by name). Scopes from {@linkcode scopesFor} leave it to the caller.
+   */
+  labelSelector?: string | undefined;
+  /** The field selector sent with list and watch (`metadata.name=…`), if any. */
+  fieldSelector?: string | undefined;
 }
 
 const PLURAL: Record<ResourceKind, string> = { configmap: "configmaps", secret: "secrets" };
@@ -87,4 +94,69 @@ export function nameSelectorFor(
   if (names.size === 0) return undefined;
   if (names.size === 1) return { fieldSelector: `metadata.name=${[...names][0]}` };
   return {};
+}
+
+/** What {@linkcode selectScopes} selects. */
+export interface ScopeSelection {
+  kinds: readonly ResourceKind[];
+  namespaces: readonly string[] | "ALL";
+  labelSelector: string;
+  names: readonly NameFilter[];
+  /**
+   * kiwigrid's `RESOURCE_NAME`: in a namespace, each named object gets a scope of its own that
+   * reads it by name with no label selector (so a Role restricted by `resourceNames` suffices);
+   * a kind no entry names keeps the label selection. Cluster-wide scopes ignore the names.
+   */
+  namesIgnoreLabel?: boolean | undefined;
+}
+
+/**
+ * The scopes to list and watch, each with the selectors it sends. Without `namesIgnoreLabel`,
+ * names narrow the label selection ({@linkcode nameSelectorFor}); with it, see
+ * {@linkcode ScopeSelection.namesIgnoreLabel}.
+ *
+ * @example
+ * ```ts
+ * import { selectScopes } from "./scope.ts";
+ * const scopes = selectScopes({
+ *   kinds: ["configmap"],
+ *   namespaces: ["ns"],
+ *   labelSelector: "dash",
+ *   names: [{ name: "a" }, { name: "b" }],
+ *   namesIgnoreLabel: true,
+ * });
+ * scopes.map((s) => [s.id, s.labelSelector, s.fieldSelector]);
+ * // [["configmap@ns/a", undefined, "metadata.name=a"], ["configmap@ns/b", undefined, "metadata.name=b"]]
+ * ```
+ */
+export function selectScopes(sel: ScopeSelection): Scope[] {
+  const out: Scope[] = [];
+  for (const scope of scopesFor(sel.kinds, sel.namespaces)) {
+    if (!sel.namesIgnoreLabel || scope.namespace === undefined) {
+      const narrowed = nameSelectorFor(scope, sel.namesIgnoreLabel ? [] : sel.names);
+      if (narrowed === undefined) continue;
+      out.push({ ...scope, labelSelector: sel.labelSelector, ...narrowed });
+      continue;
+    }
+    const names = new Set(
+      sel.names
+        .filter((f) =>
+          (f.kind === undefined || f.kind === scope.kind) &&
+          (f.namespace === undefined || f.namespace === scope.namespace)
+        )
+        .map((f) => f.name),
+    );
+    if (names.size === 0) {
+      out.push({ ...scope, labelSelector: sel.labelSelector });
+      continue;
+    }
+    for (const name of names) {
+      out.push({
+        ...scope,
+        id: `${scope.id}/${name}`,
+        fieldSelector: `metadata.name=${name}`,
+      });
+    }
+  }
+  return out;
 }

@@ -60,8 +60,10 @@ export interface HttpSendOptions {
    * that a credential read from a file is read only when it is sent; its errors pass through.
    */
   credentials?: HeadersInit | (() => Promise<HeadersInit | undefined>) | undefined;
-  /** The one origin credentials may go to, as `URL.origin` spells it. Default: `url`'s origin. */
-  credentialsOrigin?: string | undefined;
+  /**
+   * The origins credentials may go to, as `URL.origin` spells them. Default: `url`'s origin.
+   */
+  credentialsOrigin?: string | readonly string[] | undefined;
   /** Request body; dropped (with its `content-*` headers) when a redirect turns into `GET`. */
   body?: string | undefined;
   /** For the whole call: every hop and reading the body. */
@@ -74,6 +76,11 @@ export interface HttpSendOptions {
   skipTlsVerify?: boolean | undefined;
   /** Read the body of a 2xx answer into {@linkcode HttpAnswer.body}; others are discarded. */
   readBody?: boolean | undefined;
+  /**
+   * Read at most this many bytes of the body of a final answer that is not 2xx into
+   * {@linkcode HttpAnswer.excerpt} (servers often say there why they refused). Default 0.
+   */
+  excerptBytes?: number | undefined;
   /** Called before following each redirect (e.g. to log a hop to another origin). */
   onRedirect?: ((from: URL, to: URL, status: number) => void) | undefined;
 }
@@ -92,6 +99,11 @@ export interface HttpAnswer {
   headers: Headers;
   /** Only with `readBody` and a 2xx status. */
   body: Uint8Array | undefined;
+  /**
+   * Only with `excerptBytes` and a status that is not 2xx: the start of the body, decoded as
+   * UTF-8 (invalid bytes replaced). It is the server's text: redact before logging it.
+   */
+  excerpt?: string | undefined;
   /** The URL that answered, without userinfo. May hold a query: not for messages as is. */
   url: URL;
   /** The method of the request that got this answer (a redirect may have turned it to `GET`). */
@@ -183,7 +195,8 @@ export class HttpSendError extends Error {
  */
 export async function sendHttp(url: URL, options: HttpSendOptions): Promise<HttpAnswer> {
   const maxRedirects = options.maxRedirects ?? 5;
-  const credentialsOrigin = options.credentialsOrigin ?? url.origin;
+  const origins = options.credentialsOrigin ?? url.origin;
+  const credentialsOrigins = typeof origins === "string" ? [origins] : origins;
   const transport = options.skipTlsVerify ? insecureTransport : fetchTransport;
   const timedOut = new DOMException(`timed out after ${options.timeoutMs} ms`, "TimeoutError");
   const timeout = new AbortController();
@@ -195,12 +208,17 @@ export async function sendHttp(url: URL, options: HttpSendOptions): Promise<Http
   let body = options.body;
   let bodyDropped = false;
   let current = withoutUserinfo(url);
-  const want = (status: number) => options.readBody === true && status >= 200 && status < 300;
+  const excerptBytes = options.excerptBytes ?? 0;
+  const plan = (status: number, headers: Headers): number => {
+    if (status >= 200 && status < 300) return options.readBody === true ? Infinity : 0;
+    if (REDIRECTS.includes(status) && headers.has("location")) return 0;
+    return excerptBytes;
+  };
   try {
     for (let hop = 0;; hop++) {
       const headers = new Headers(options.headers);
       if (bodyDropped) { for (const name of BODY_HEADERS) headers.delete(name); }
-      if (current.origin === credentialsOrigin) {
+      if (credentialsOrigins.includes(current.origin)) {
         const extra = typeof options.credentials === "function"
           ? await options.credentials()
           : options.credentials;
@@ -210,7 +228,7 @@ export async function sendHttp(url: URL, options: HttpSendOptions): Promise<Http
       }
       let hopAnswer: TransportAnswer;
       try {
-        hopAnswer = await transport(current, { method, headers, body }, signal, want);
+        hopAnswer = await transport(current, { method, headers, body }, signal, plan);
       } catch (e) {
         const at = { method, url: current };
         const prefix = e instanceof BodyFailure ? "reading the body failed: " : "";
@@ -225,7 +243,16 @@ export async function sendHttp(url: URL, options: HttpSendOptions): Promise<Http
       const { status } = hopAnswer;
       const location = hopAnswer.headers.get("location");
       if (!REDIRECTS.includes(status) || location === null) {
-        return { ...hopAnswer, url: current, method, redirects: hop };
+        const { body: read, ...rest } = hopAnswer;
+        const ok = status >= 200 && status < 300;
+        return {
+          ...rest,
+          body: ok ? read : undefined,
+          ...(!ok && read !== undefined ? { excerpt: new TextDecoder().decode(read) } : {}),
+          url: current,
+          method,
+          redirects: hop,
+        };
       }
       const at = { method, url: current };
       if (hop >= maxRedirects) {
@@ -263,14 +290,14 @@ interface TransportAnswer {
 }
 
 /**
- * Sends one request and consumes its answer completely (into `body` when `want(status)`), so the
- * connection is free and the timeout covers the body too.
+ * Sends one request and consumes its answer (into `body`, at most `plan(status, headers)` bytes,
+ * `Infinity` for all), so the connection is free and the timeout covers the body too.
  */
 type Transport = (
   url: URL,
   init: { method: string; headers: Headers; body: string | undefined },
   signal: AbortSignal,
-  want: (status: number) => boolean,
+  plan: (status: number, headers: Headers) => number,
 ) => Promise<TransportAnswer>;
 
 /** Marks a failure after the answer began, so the message can say the body was the problem. */
@@ -278,7 +305,7 @@ class BodyFailure extends Error {}
 
 /** Sends one hop with `send` (fetch, or {@linkcode insecureFetch}) and reads a wanted body. */
 function transport(send: (url: URL, init: RequestInit) => Promise<Response>): Transport {
-  return async (url, init, signal, want) => {
+  return async (url, init, signal, plan) => {
     const res = await send(url, {
       method: init.method,
       headers: init.headers,
@@ -286,9 +313,15 @@ function transport(send: (url: URL, init: RequestInit) => Promise<Response>): Tr
       redirect: "manual",
       signal,
     });
-    if (!want(res.status)) {
+    const limit = plan(res.status, res.headers);
+    if (limit <= 0) {
       await res.body?.cancel();
       return { status: res.status, headers: res.headers, body: undefined };
+    }
+    if (limit !== Infinity) {
+      // An excerpt is a courtesy: failing to read it must not turn the answer into an error.
+      const body = await readAtMost(res, limit).catch(() => undefined);
+      return { status: res.status, headers: res.headers, body };
     }
     try {
       return { status: res.status, headers: res.headers, body: await res.bytes() };
@@ -296,6 +329,33 @@ function transport(send: (url: URL, init: RequestInit) => Promise<Response>): Tr
       throw new BodyFailure("body", { cause: e });
     }
   };
+}
+
+/** The first `limit` bytes of the body; the rest is not read. */
+async function readAtMost(res: Response, limit: number): Promise<Uint8Array> {
+  if (res.body === null) return new Uint8Array();
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const out = new Uint8Array(Math.min(size, limit));
+  let off = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, out.length - off);
+    out.set(part, off);
+    off += part.length;
+    if (off >= out.length) break;
+  }
+  return out;
 }
 
 const fetchTransport = transport((url, init) => fetch(url, init));

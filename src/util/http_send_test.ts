@@ -358,3 +358,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test("sendHttp() reads at most excerptBytes of a refusing answer, never of a redirect", async () => {
+  await using r = receiver((_n, req) =>
+    new URL(req.url).pathname === "/moved"
+      ? redirect("/gone", 302)
+      : new Response(`nope ${"z".repeat(100_000)}`, { status: 503 })
+  );
+  const answer = await sendHttp(new URL(`${r.url}/moved`), { timeoutMs: 5_000, excerptBytes: 16 });
+  assert.equal(answer.status, 503);
+  assert.equal(answer.excerpt, `nope ${"z".repeat(11)}`);
+  assert.equal(answer.body, undefined);
+  const silent = await sendHttp(new URL(`${r.url}/x`), { timeoutMs: 5_000 });
+  assert.equal(silent.excerpt, undefined, "no excerpt unless asked");
+  const ok = await sendHttp(new URL(r.url), { timeoutMs: 5_000, excerptBytes: 16 });
+  assert.equal(ok.excerpt, `nope ${"z".repeat(11)}`);
+});
+
+Deno.test("sendHttp() sends credentials to every origin of a credentialsOrigin list, and only there", async () => {
+  await using a = receiver((_n, req) => new Response(req.headers.get("authorization")));
+  await using b = receiver((_n, req) => new Response(req.headers.get("authorization")));
+  const send = (url: string, origins: string[]) =>
+    sendHttp(new URL(url), {
+      credentials: { authorization: "Bearer t" },
+      credentialsOrigin: origins,
+      timeoutMs: 5_000,
+      readBody: true,
+    }).then((x) => new TextDecoder().decode(x.body));
+  assert.equal(await send(a.url, [a.origin, b.origin]), "Bearer t");
+  assert.equal(await send(b.url, [a.origin, b.origin]), "Bearer t");
+  assert.equal(await send(b.url, [a.origin]), "");
+  assert.equal(await send(a.url, []), "");
+});

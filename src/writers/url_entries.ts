@@ -2,15 +2,23 @@
  * Keys ending in `.url` hold a URL: the content is downloaded (timeout, retries) and handed to
  * the writers under the key without the suffix. A failed download marks the key as held, so the
  * last good file stays — never an empty one. Basic-auth credentials (`REQ_USERNAME`/`REQ_PASSWORD`)
- * are sent only when the URL has the same origin as `REQ_URL`, and redirects are followed by hand
- * so they never carry credentials to another origin.
+ * are sent only to `REQ_URL`'s origin and the origins of `REQ_AUTH_ORIGINS`, and redirects are
+ * followed by hand so they never reach another origin. A failure is logged with the status and the
+ * first 512 bytes of the answer (credentials redacted); a 401 from an origin that does not get the
+ * credentials says so.
  *
  * @module
  */
+import type { DownloadOptions } from "../config/types.ts";
+import { redactSecrets } from "../util/redact.ts";
 import type { Change, ChangeSet } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { sleep } from "../util/clock.ts";
-import { encodeBase64 } from "../util/base64.ts";
+import {
+  basicAuthorization,
+  type CredentialEncoding,
+  readSecretFile,
+} from "../util/credentials.ts";
 import { type HttpAnswer, HttpSendError, sendHttp } from "../util/http_send.ts";
 
 /** Options of {@linkcode resolveUrlEntries}. */
@@ -19,27 +27,74 @@ export interface UrlEntryOptions {
   timeoutMs: number;
   /** Retries after the first attempt. */
   retries: number;
-  /** Delay before retry n is `backoffMs * 2^(n-1)`. */
+  /** Delay before retry n is `backoffMs * 2^(n-1)`, at most {@linkcode MAX_BACKOFF_MS}. */
   backoffMs: number;
-  /** Retry 5xx answers too. */
-  enable5xx: boolean;
-  /** Credentials and the only origin they may go to. */
+  /** Answers with these statuses are retried (connection errors and timeouts always are). */
+  retryStatuses: readonly number[];
+  /** Accept any server certificate. */
+  skipTlsVerify?: boolean | undefined;
+  /** Credentials and the only origins they may go to. */
   auth?: {
-    origin: string;
+    origins: readonly string[];
     credentials: () => Promise<{ username: string; password: string } | undefined>;
+    encoding?: CredentialEncoding | undefined;
   } | undefined;
   logger: Logger;
   signal: AbortSignal;
 }
 
+/** The longest wait between two download attempts. */
+export const MAX_BACKOFF_MS = 120_000;
+
 const SUFFIX = ".url";
+/** How much of a refusing answer's body is logged. */
+const EXCERPT_BYTES = 512;
+
+/**
+ * {@linkcode UrlEntryOptions} from the configuration's download settings: credentials are read
+ * (from their files, if so configured) when a download to an allowed origin needs them.
+ *
+ * @example
+ * ```ts ignore
+ * const opts = urlEntryOptions(config.downloads, logger.child("url"), signal);
+ * ```
+ */
+export function urlEntryOptions(
+  downloads: DownloadOptions,
+  logger: Logger,
+  signal: AbortSignal,
+): UrlEntryOptions {
+  const auth = downloads.auth;
+  const read = async (value: string | undefined, file: string | undefined) =>
+    file !== undefined ? await readSecretFile(file) : value;
+  return {
+    timeoutMs: downloads.timeoutMs,
+    retries: downloads.retries,
+    backoffMs: downloads.backoffMs,
+    retryStatuses: downloads.retryStatuses,
+    skipTlsVerify: downloads.skipTlsVerify,
+    auth: auth && {
+      origins: auth.origins,
+      encoding: auth.encoding,
+      credentials: async () => {
+        const username = await read(auth.username, auth.usernameFile);
+        const password = await read(auth.password, auth.passwordFile);
+        return username !== undefined && password !== undefined
+          ? { username, password }
+          : undefined;
+      },
+    },
+    logger,
+    signal,
+  };
+}
 
 /**
  * Returns `changeSet` with every `.url` entry replaced by its downloaded content (or held).
  *
  * @example
  * ```ts ignore
- * const resolved = await resolveUrlEntries(changeSet, { timeoutMs: 10_000, retries: 3, backoffMs: 500, enable5xx: false, logger, signal });
+ * const resolved = await resolveUrlEntries(changeSet, { timeoutMs: 10_000, retries: 3, backoffMs: 500, retryStatuses: [], logger, signal });
  * ```
  */
 export async function resolveUrlEntries(
@@ -86,11 +141,7 @@ export async function resolveUrlEntries(
 function safeUrl(raw: string): string {
   try {
     const u = new URL(raw);
-    u.username = "";
-    u.password = "";
-    if (u.search) u.search = "?…";
-    u.hash = "";
-    return u.href;
+    return `${u.origin}${u.pathname}${u.search ? "?…" : ""}`;
   } catch {
     return "(not a URL)";
   }
@@ -113,7 +164,7 @@ async function download(raw: string, opts: UrlEntryOptions): Promise<Uint8Array>
       return await fetchFollowing(url, opts);
     } catch (e) {
       if (!(e instanceof Retryable) || attempt >= opts.retries || opts.signal.aborted) throw e;
-      await sleep(opts.backoffMs * 2 ** attempt, opts.signal);
+      await sleep(Math.min(opts.backoffMs * 2 ** attempt, MAX_BACKOFF_MS), opts.signal);
     }
   }
 }
@@ -121,19 +172,24 @@ async function download(raw: string, opts: UrlEntryOptions): Promise<Uint8Array>
 async function fetchFollowing(start: URL, opts: UrlEntryOptions): Promise<Uint8Array> {
   const auth = opts.auth;
   let answer: HttpAnswer;
+  const secrets: string[] = [];
   try {
     answer = await sendHttp(start, {
-      // Asked for on every hop to REQ_URL's origin only, so a URL elsewhere never reads them.
+      // Asked for on every hop to an allowed origin only, so a URL elsewhere never reads them.
       credentials: auth && (async () => {
         const creds = await auth.credentials();
         if (creds === undefined) return undefined;
-        const basic = encodeBase64(new TextEncoder().encode(`${creds.username}:${creds.password}`));
-        return { authorization: `Basic ${basic}` };
+        const header = basicAuthorization(creds.username, creds.password, auth.encoding);
+        secrets.push(creds.password, header, header.slice("Basic ".length));
+        return { authorization: header };
       }),
-      credentialsOrigin: auth?.origin,
+      // No allowed origin: an origin that matches nothing.
+      credentialsOrigin: auth ? auth.origins : [],
       timeoutMs: opts.timeoutMs,
       signal: opts.signal,
       readBody: true,
+      excerptBytes: EXCERPT_BYTES,
+      skipTlsVerify: opts.skipTlsVerify,
     });
   } catch (e) {
     if (!(e instanceof HttpSendError)) throw e;
@@ -141,9 +197,15 @@ async function fetchFollowing(start: URL, opts: UrlEntryOptions): Promise<Uint8A
     const msg = `GET ${safeUrl(where.href)}: ${e.message}`;
     throw e.transient ? new Retryable(msg) : new Error(msg);
   }
-  if (answer.status < 200 || answer.status >= 300) {
-    const msg = `GET ${safeUrl(answer.url.href)}: HTTP ${answer.status}`;
-    throw answer.status >= 500 && opts.enable5xx ? new Retryable(msg) : new Error(msg);
+  const { status } = answer;
+  if (status < 200 || status >= 300) {
+    let msg = `GET ${safeUrl(answer.url.href)}: HTTP ${status}`;
+    if (status === 401 && auth !== undefined && !auth.origins.includes(answer.url.origin)) {
+      msg += `; REQ_USERNAME/REQ_PASSWORD are not sent to ${answer.url.origin}: ` +
+        "add it to REQ_AUTH_ORIGINS if it should get them";
+    }
+    if (answer.excerpt) msg += `: ${redactSecrets(answer.excerpt.trim(), secrets)}`;
+    throw opts.retryStatuses.includes(status) ? new Retryable(msg) : new Error(msg);
   }
   return answer.body ?? new Uint8Array();
 }
