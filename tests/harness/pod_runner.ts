@@ -163,11 +163,23 @@ export class RunningPod {
     const path = this.spec.ready === "healthz" ? "/healthz" : "/readyz";
     let exited = false;
     this.proc.wait().then(() => exited = true);
-    await eventually(async () => {
-      if (exited) throw new Error(`${this.name} exited`);
-      const { status } = await this.health(path);
-      if (status !== 200) throw new Error(`${path} answered ${status}`);
-    }, { timeoutMs, what: `${this.name} ready (${path} 200)`, proc: this.proc });
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    // Not `eventually`: a sidecar that exited will not become ready, so that fails at once.
+    while (!exited && Date.now() < deadline) {
+      try {
+        const { status } = await this.health(path);
+        if (status === 200) return;
+        last = `${path} answered ${status}`;
+      } catch (e) {
+        last = String(e);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `${this.name} not ready (${path} 200): ${exited ? "the sidecar exited" : last}\n` +
+        `--- ${this.name} output (tail) ---\n${this.log.slice(-3000)}`,
+    );
   }
 
   /** Waits for the process to end and returns its exit code. */
