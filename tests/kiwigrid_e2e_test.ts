@@ -13,7 +13,8 @@
  * objects case by case, as run-ext.sh does.
  *
  * A check whose meaning this project keeps different on purpose asserts this project's
- * documented behaviour instead and says so in its name ("differs: …"); the README section
+ * documented behaviour instead and says so in its name ("differs: …", or "migrated: …" where
+ * the README's migration adds a variable to the pod); the README section
  * "Coming from kiwigrid or the Grafana chart" lists each one and why.
  *
  * Needs root (mount namespaces). Run under the shared lock:
@@ -39,10 +40,10 @@ const EXT_WAIT_MS = 45_000;
 
 /** Why a check asserts something other than kiwigrid's CI (README: "Coming from kiwigrid …"). */
 const DIFFERS = {
-  logWording: "log wording",
-  scriptPerChangeSet: "SCRIPT once per change set",
-  logConfig: "LOG_CONFIG",
-  noSleepAssert: "no sleep-then-assert",
+  logWording: "differs: log wording",
+  scriptPerChangeSet: "differs: SCRIPT once per change set",
+  logConfig: "differs: LOG_CONFIG",
+  noSleepAssert: "differs: no sleep-then-assert",
 } as const;
 
 /** Pod-file translations the README's migration adds (beyond each pod file's `migrate` lines). */
