@@ -36,8 +36,10 @@ export function sidecarHealth(parts: SidecarParts): HealthState {
   const { config, watchers, reconciler, store } = parts;
   const started = Date.now();
   // Saying "healthy" while the loop is stalled or the API server unreachable would be a lie.
+  // A watch may be asked for up to twice WATCH_SERVER_TIMEOUT, and may stay silent until the
+  // client timeout beyond that; add one backoff.
   const stallMs = ((config.method === "watch" ? 0 : config.sleepTime) + config.watchClientTimeout +
-    config.errorThrottleSleep) * 1000;
+    config.watchServerTimeout + config.errorThrottleSleep) * 1000;
   return {
     ready: () => reconciler.ready,
     notReady: () =>

@@ -297,7 +297,10 @@ export class ScopeWatcher {
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? rv;
       this.lastActivity = this.#clock.now();
-      await this.#handler.page(this.scope, objects, invalid);
+      const room = this.#handler.page(this.scope, objects, invalid);
+      // The last page goes out together with the end of the list (one change set for a small
+      // list); only a page with more to come waits for the writers.
+      if (cont) await room;
     } while (cont);
     this.stats.lists++;
     if (hint !== undefined) this.stats.cachedLists++;
