@@ -42,14 +42,7 @@ async function main(): Promise<number> {
     });
   }
   try {
-    return await runSidecar({
-      config,
-      writers: parsed.writers,
-      notifiers: parsed.notifiers,
-      env,
-      logger,
-      signal: ac.signal,
-    });
+    return await runSidecar({ config, syncs: parsed.syncs, env, logger, signal: ac.signal });
   } catch (e) {
     if (e instanceof KubeConfigError) {
       // Nothing was touched yet: the connection is resolved before the folder is opened.

@@ -98,7 +98,12 @@ export function parseEnv(
 
   const compatValue = r.get(VARS.COMPAT);
   const method = r.get(VARS.METHOD);
-  const namespaces = r.get(VARS.NAMESPACE);
+  const namespaceSelector = r.get(VARS.NAMESPACE_SELECTOR);
+  // With a namespace selector, an unset NAMESPACE means every namespace the selector picks (also
+  // under COMPAT, where it would otherwise be the pod's own): the selector is the choice made.
+  const namespaces = namespaceSelector !== undefined && r.value(VARS.NAMESPACE) === undefined
+    ? "ALL"
+    : r.get(VARS.NAMESPACE);
   const folder = r.get(VARS.FOLDER);
   const label = r.get(VARS.LABEL);
   const labelValue = r.get(VARS.LABEL_VALUE);
@@ -186,6 +191,7 @@ export function parseEnv(
     defaultFileMode,
     secretFileMode: compat ? undefined : 0o600,
     stateDir,
+    namespaceSelector,
     ignoreAlreadyProcessed,
     sleepTime,
     watchServerTimeout,

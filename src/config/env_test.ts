@@ -64,6 +64,7 @@ Deno.test("parseEnv() builds the documented defaults from FOLDER and LABEL alone
       defaultFileMode: undefined,
       secretFileMode: 0o600,
       stateDir: undefined,
+      namespaceSelector: undefined,
       ignoreAlreadyProcessed: false,
       sleepTime: 60,
       watchServerTimeout: 60,

@@ -35,12 +35,55 @@ import { loadYaml } from "../util/load_yaml.ts";
 export type { PipelineSpec, PluginInstanceSpec } from "../host/spec.ts";
 import type { PipelineSpec, PluginInstanceSpec } from "../host/spec.ts";
 
+/** One sync declared in a config file's `syncs:` list. */
+export interface SyncFileEntry {
+  /** The sync's name, unique in the file; in logs, metrics and `/readyz`. */
+  name: string;
+  /** Where it was declared, for messages: `config.yaml: syncs[1] "datasources"`. */
+  where: string;
+  /**
+   * Its settings as the environment variables they stand for (`label` → `LABEL`, lists joined
+   * with commas), laid over the process's environment: an unset one is the environment's.
+   */
+  env: Record<string, string>;
+  /** Its own plugin instances; a section left out is the environment's, as without a file. */
+  writers?: PluginInstanceSpec[] | undefined;
+  notifiers?: PluginInstanceSpec[] | undefined;
+}
+
 /** A config file that parsed and has the right shape. */
 export interface LoadedConfigFile {
   /** Absolute path of the file. */
   path: string;
+  /** The one pipeline of a file without `syncs:`. */
   spec: PipelineSpec;
+  /** The sections the file gives; the others came from the fallback (or are empty). */
+  sections: ("writers" | "notifiers")[];
+  /** The syncs of a file with `syncs:` (then `spec` is unused). */
+  syncs?: SyncFileEntry[] | undefined;
 }
+
+/** Keys of a sync entry: the environment variables' names in camelCase. */
+const SYNC_VARS: Readonly<Record<string, string>> = {
+  label: "LABEL",
+  labelValue: "LABEL_VALUE",
+  namespace: "NAMESPACE",
+  namespaces: "NAMESPACE",
+  namespaceSelector: "NAMESPACE_SELECTOR",
+  resource: "RESOURCE",
+  resources: "RESOURCE",
+  resourceName: "RESOURCE_NAME",
+  resourceNames: "RESOURCE_NAME",
+  folder: "FOLDER",
+  folderAnnotation: "FOLDER_ANNOTATION",
+  folderAnnotationRoots: "FOLDER_ANNOTATION_ROOTS",
+  method: "METHOD",
+  sleepTime: "SLEEP_TIME",
+  uniqueFilenames: "UNIQUE_FILENAMES",
+  defaultFileMode: "DEFAULT_FILE_MODE",
+  stateDir: "STATE_DIR",
+};
+const SYNC_NAME = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Result of {@linkcode readConfigFile}. */
 export type ConfigFileResult =
@@ -59,6 +102,7 @@ export interface ReadConfigFileOptions {
 }
 
 const SECTIONS = ["writers", "notifiers"] as const;
+const TOP_KEYS = [...["writers", "notifiers"], "syncs"];
 type Section = typeof SECTIONS[number];
 const ENTRY_KEYS = ["use", "id", "options", "timeoutMs"];
 /** Keys people write by habit (or from other tools), and the key they meant. */
@@ -144,8 +188,14 @@ export async function readConfigFile(
     fallback: opts.fallback,
     errors,
   });
+  const syncs = isRecord(parsed.value) && Object.hasOwn(parsed.value, "syncs")
+    ? checkSyncs(parsed.value, { display: path, baseDir: dirname(absPath), errors })
+    : undefined;
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, file: { path: absPath, spec } };
+  const sections = isRecord(parsed.value)
+    ? SECTIONS.filter((section) => Object.hasOwn(parsed.value as object, section))
+    : [];
+  return { ok: true, file: { path: absPath, spec, sections, ...(syncs ? { syncs } : {}) } };
 }
 
 /**
@@ -266,14 +316,24 @@ function checkShape(value: unknown, ctx: ShapeContext): PipelineSpec {
     return spec;
   }
   for (const key of Object.keys(value)) {
-    if ((SECTIONS as readonly string[]).includes(key)) continue;
+    if (TOP_KEYS.includes(key)) continue;
     const meant = TOP_MEANT[key.toLowerCase()] ??
-      SECTIONS.find((s) => s.toLowerCase() === key.toLowerCase());
+      TOP_KEYS.find((s) => s.toLowerCase() === key.toLowerCase());
     errors.push(
-      `${display}: unknown top-level key ${JSON.stringify(key)} (expected writers, notifiers${
-        meant ? `; did you mean ${meant}?` : ""
-      })`,
+      `${display}: unknown top-level key ${
+        JSON.stringify(key)
+      } (expected writers, notifiers, syncs${meant ? `; did you mean ${meant}?` : ""})`,
     );
+  }
+  if (Object.hasOwn(value, "syncs")) {
+    for (const section of SECTIONS) {
+      if (Object.hasOwn(value, section)) {
+        errors.push(
+          `${display}: ${section}: with syncs, give each sync its own ${section} (syncs[i].${section})`,
+        );
+      }
+    }
+    return spec;
   }
   const ids = new Map<string, string>();
   for (const section of SECTIONS) {
@@ -383,6 +443,145 @@ function checkEntry(
   }
   if (timeoutMs !== undefined) spec.timeoutMs = timeoutMs;
   return spec;
+}
+
+function checkSyncs(
+  value: Record<string, unknown>,
+  ctx: { display: string; baseDir: string; errors: string[] },
+): SyncFileEntry[] {
+  const { display, errors } = ctx;
+  const list = value["syncs"];
+  if (!Array.isArray(list) || list.length === 0) {
+    errors.push(`${display}: syncs: expected a list of at least one sync, got ${describe(list)}`);
+    return [];
+  }
+  const names = new Map<string, string>();
+  const out: SyncFileEntry[] = [];
+  list.forEach((entry, i) => {
+    const at = `syncs[${i}]`;
+    if (!isRecord(entry)) {
+      errors.push(
+        `${display}: ${at}: expected a mapping with name, label, folder…, got ${describe(entry)}`,
+      );
+      return;
+    }
+    const rawName = entry["name"];
+    const where = `${display}: ${at}${
+      typeof rawName === "string" ? ` ${JSON.stringify(rawName)}` : ""
+    }`;
+    const bad = (problem: string) => errors.push(`${where}: ${problem}`);
+    const before = errors.length;
+    if (typeof rawName !== "string" || !SYNC_NAME.test(rawName)) {
+      const rule =
+        "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit";
+      bad(
+        rawName === undefined
+          ? `name: missing (a sync name: ${rule})`
+          : `name: ${describe(rawName)} is not a sync name (${rule})`,
+      );
+    } else if (names.has(rawName)) {
+      bad(`name: ${JSON.stringify(rawName)} is already used by ${names.get(rawName)}`);
+    } else {
+      names.set(rawName, at);
+    }
+    const env: Record<string, string> = {};
+    for (const [key, v] of Object.entries(entry)) {
+      if (key === "name" || (SECTIONS as readonly string[]).includes(key)) continue;
+      const variable = Object.hasOwn(SYNC_VARS, key) ? SYNC_VARS[key] : undefined;
+      if (variable === undefined) {
+        const meant = closest(key, [...Object.keys(SYNC_VARS), "name", "writers", "notifiers"]);
+        bad(
+          `unknown key ${JSON.stringify(key)} (expected name, writers, notifiers, ${
+            Object.keys(SYNC_VARS).join(", ")
+          }${meant ? `; did you mean ${meant}?` : ""})`,
+        );
+        continue;
+      }
+      if (Object.hasOwn(env, variable)) {
+        bad(`${key}: ${variable} is already given by another key of this sync`);
+        continue;
+      }
+      const text = syncValue(key, v);
+      if (typeof text !== "string") {
+        bad(`${key}: ${text.error}`);
+        continue;
+      }
+      // Relative folders in a config file are relative to the file, as relative plugin paths are.
+      env[variable] = (key === "folder" || key === "stateDir") && !isAbsolute(text)
+        ? resolve(ctx.baseDir, text)
+        : text;
+    }
+    const sections: Partial<Record<Section, PluginInstanceSpec[]>> = {};
+    const ids = new Map<string, string>();
+    for (const section of SECTIONS) {
+      if (!Object.hasOwn(entry, section)) continue;
+      const items = entry[section];
+      if (!Array.isArray(items)) {
+        bad(`${section}: expected a list, got ${describe(items)}`);
+        continue;
+      }
+      sections[section] = items.flatMap((item, j) => {
+        const instance = checkEntry(item, section, j, {
+          ...ctx,
+          display: where,
+          fallback: undefined,
+        }, ids);
+        return instance ? [instance] : [];
+      });
+    }
+    if (errors.length > before || typeof rawName !== "string") return;
+    out.push({
+      name: rawName,
+      where,
+      env,
+      writers: sections.writers,
+      notifiers: sections.notifiers,
+    });
+  });
+  return out;
+}
+
+/** The candidate `word` was probably meant to be: same letters in another case, or 2 edits away. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  let best: { c: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = editDistance(lower, c.toLowerCase());
+    if (d <= 2 && (best === undefined || d < best.d)) best = { c, d };
+  }
+  return best?.c;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        prev[j]! + 1,
+        row[j - 1]! + 1,
+        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** A sync entry's value as the environment variable's text; lists are joined with commas. */
+function syncValue(key: string, v: unknown): string | { error: string } {
+  if (Array.isArray(v)) {
+    if (!v.every((x) => typeof x === "string" && x.trim() !== "")) {
+      return { error: "expected a list of non-empty strings" };
+    }
+    if (key === "resources") {
+      const kinds = new Set(v.map((x) => String(x).toLowerCase().replace(/s$/, "")));
+      if (kinds.size === 2 && kinds.has("configmap") && kinds.has("secret")) return "both";
+    }
+    return v.join(",");
+  }
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return String(v);
+  return { error: `expected a string, number, boolean or list, got ${describe(v)}` };
 }
 
 /** Makes relative paths absolute; checks the scheme of specifiers. */

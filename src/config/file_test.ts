@@ -168,8 +168,8 @@ Deno.test("readConfigFile() reports every shape problem at once, naming instance
     "",
   ].join("\n");
   assert.deepEqual(await errorsOf("config.yaml", yaml), [
-    'FILE: unknown top-level key "writer" (expected writers, notifiers; did you mean writers?)',
-    'FILE: unknown top-level key "extra" (expected writers, notifiers)',
+    'FILE: unknown top-level key "writer" (expected writers, notifiers, syncs; did you mean writers?)',
+    'FILE: unknown top-level key "extra" (expected writers, notifiers, syncs)',
     'FILE: writers[0] "json-file": timeoutMs: expected a positive whole number of milliseconds up to 2147483647, got the string "5s"',
     'FILE: writers[1]: unknown key "plugin" (expected use, id, options, timeoutMs; did you mean use?)',
     "FILE: writers[1]: use: missing (a built-in name such as json-file, a path, or a specifier)",

@@ -88,6 +88,8 @@ export interface Config {
   defaultFileMode?: number | undefined;
   /** Mode for Secret files when `defaultFileMode` is unset: 0o600, or undefined (umask). */
   secretFileMode: number | undefined;
+  /** Label selector on Namespace objects (`NAMESPACE_SELECTOR`): namespaces watched live. */
+  namespaceSelector?: string | undefined;
   /** Absolute folder for the ownership record (`STATE_DIR`); undefined: inside `folder`. */
   stateDir?: string | undefined;
   ignoreAlreadyProcessed: boolean;

@@ -184,6 +184,17 @@ export const VARS = {
       return [...new Set(names)];
     },
   }),
+  NAMESPACE_SELECTOR: declare<string | undefined>({
+    name: "NAMESPACE_SELECTOR",
+    shown: "",
+    description:
+      "label selector on Namespace objects (`team=grafana`); the watched namespaces follow it live, within `NAMESPACE` when that is set (needs list and watch on namespaces)",
+    default: undefined,
+    parse: (v) => {
+      if ([...v].some((c) => c.charCodeAt(0) < 0x20)) throw new Invalid("is not a label selector");
+      return v;
+    },
+  }),
   FOLDER: declare<string | undefined>({
     name: "FOLDER",
     shown: "",

@@ -40,7 +40,10 @@ export interface ReconcilerOptions {
   /** Secret files' mode without `defaultFileMode`: absent 0o600, `undefined` the umask (COMPAT=kiwigrid). */
   secretFileMode?: number | undefined;
   resourceNames: readonly ResourceNameFilter[];
-  /** Every scope that must list before the initial sync is complete. */
+  /**
+   * Every scope that must list before the initial sync is complete; more may be announced later
+   * with {@linkcode Reconciler.expect} (namespaces chosen by label).
+   */
   scopes: readonly Scope[];
   logger: Logger;
   /** Applies one step (writers, then notifiers); returns false when a writer failed. */
@@ -67,6 +70,8 @@ export class Reconciler implements SourceHandler {
   readonly #opts: ReconcilerOptions;
   readonly #log: Logger;
   readonly #known = new Map<string, Known>();
+  /** Ids of the scopes this reconciler is fed by. */
+  readonly #scopes: Set<string>;
   /** Objects that exist but are refused (bad annotation, undecodable): their old files are kept. */
   readonly #held = new Map<string, { scopeId: string; ref: ObjectRef }>();
   readonly #pending = new Map<string, Change>();
@@ -96,6 +101,32 @@ export class Reconciler implements SourceHandler {
   constructor(opts: ReconcilerOptions) {
     this.#opts = opts;
     this.#log = opts.logger;
+    this.#scopes = new Set(opts.scopes.map((s) => s.id));
+  }
+
+  /**
+   * A scope joins (a namespace began to match `NAMESPACE_SELECTOR`): until it has listed, the
+   * sidecar is not ready, and before the initial sync is complete it waits for it too.
+   */
+  expect(scope: Scope): void {
+    this.#scopes.add(scope.id);
+  }
+
+  /**
+   * A scope leaves (its namespace no longer matches, or is gone): its objects are deleted, so
+   * their files go.
+   */
+  drop(scope: Scope): void {
+    if (!this.#scopes.delete(scope.id)) return;
+    for (const [key, known] of [...this.#known]) {
+      if (known.scopeId === scope.id) this.#delete(parseKey(key), "scope dropped");
+    }
+    for (const held of [...this.#held.values()]) {
+      if (held.scopeId === scope.id) this.#delete(held.ref, "scope dropped");
+    }
+    this.#listed.delete(scope.id);
+    this.#attempted.delete(scope.id);
+    this.#schedule();
   }
 
   /** Resolves once the step that completes the initial sync has been applied. */
@@ -142,8 +173,8 @@ export class Reconciler implements SourceHandler {
     }
     if (!this.#listed.has(scope.id)) {
       this.#listed.add(scope.id);
-      this.#pruneDue.push({ kind: scope.kind, namespace: scope.namespace });
-      if (this.#listed.size === this.#opts.scopes.length) this.#pruneAllDue = true;
+      if (!scope.gate) this.#pruneDue.push({ kind: scope.kind, namespace: scope.namespace });
+      if ([...this.#scopes].every((id) => this.#listed.has(id))) this.#pruneAllDue = true;
     }
     this.#attempted.add(scope.id);
     this.#schedule();
@@ -289,7 +320,7 @@ export class Reconciler implements SourceHandler {
   }
 
   #endOfInitialDue(): boolean {
-    return !this.#initialDone && this.#opts.scopes.every((s) => this.#attempted.has(s.id));
+    return !this.#initialDone && [...this.#scopes].every((id) => this.#attempted.has(id));
   }
 
   #due(): boolean {

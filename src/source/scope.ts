@@ -21,6 +21,11 @@ export interface Scope {
   labelSelector?: string | undefined;
   /** The field selector sent with list and watch (`metadata.name=…`), if any. */
   fieldSelector?: string | undefined;
+  /**
+   * Lists no objects to write (the namespaces of `NAMESPACE_SELECTOR`): it gates readiness like a
+   * scope, but its first list prunes nothing.
+   */
+  gate?: boolean | undefined;
 }
 
 const PLURAL: Record<ResourceKind, string> = { configmap: "configmaps", secret: "secrets" };

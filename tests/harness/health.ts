@@ -23,12 +23,30 @@ export async function get(url: string): Promise<{ status: number; body: string }
   return { status: res.status, body: await res.text() };
 }
 
-/** The value of metric `name` (labelled `scope="…"` when `scope` is given) in `text`. */
-export function metric(text: string, name: string, scope?: string): number {
-  const labels = scope === undefined ? "" : `\\{scope="${scope.replace(/[*@]/g, "\\$&")}"\\}`;
-  const m = text.match(new RegExp(`^${name}${labels} (\\S+)$`, "m"));
-  assert.ok(m, `${name}${scope ? ` for ${scope}` : ""} missing in:\n${text}`);
-  return Number(m[1]);
+/**
+ * The value of metric `name` whose labels include `scope="…"` (when given) and `labels`; fails
+ * when none or several samples match.
+ */
+export function metric(
+  text: string,
+  name: string,
+  scope?: string,
+  labels: Record<string, string> = {},
+): number {
+  const wanted = { ...labels, ...(scope === undefined ? {} : { scope }) };
+  const matches: number[] = [];
+  for (const line of text.split("\n")) {
+    const m = line.match(/^([a-z_]+)(?:\{(.*)\})? (\S+)$/);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries(
+      [...(m[2] ?? "").matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]),
+    );
+    if (Object.entries(wanted).every(([k, v]) => have[k] === v)) matches.push(Number(m[3]));
+  }
+  const what = `${name}${JSON.stringify(wanted)}`;
+  assert.ok(matches.length > 0, `${what} missing in:\n${text}`);
+  assert.equal(matches.length, 1, `${what} matches ${matches.length} samples`);
+  return matches[0]!;
 }
 
 /**
@@ -39,7 +57,9 @@ export function metric(text: string, name: string, scope?: string): number {
 export async function settled(url: string, proc?: ManagedProcess): Promise<void> {
   await eventually(async () => {
     const text = (await get(`${url}/metrics`)).body;
-    assert.equal(metric(text, "gsidecar_sync_pending"), 0, "changes still being written");
+    // Every sync of the process, when it runs several.
+    assert.match(text, /^gsidecar_sync_pending(\{[^}]*\})? \d+$/m, "no gsidecar_sync_pending");
+    assert.doesNotMatch(text, /^gsidecar_sync_pending(\{[^}]*\})? 1$/m, "changes being written");
     assert.doesNotMatch(
       text,
       /^gsidecar_notification_pending\{[^}]*\} 1$/m,
