@@ -139,6 +139,8 @@ export function parseEnv(
       } is inside FOLDER: an application that loads every file below FOLDER still sees the record`,
     );
   }
+  const atomicSet = r.get(VARS.ATOMIC_SET);
+  const maxDecompressedSize = r.get(VARS.MAX_DECOMPRESSED_SIZE);
 
   const sleepTime = r.get(VARS.SLEEP_TIME);
   const watchServerTimeout = r.get(VARS.WATCH_SERVER_TIMEOUT);
@@ -186,6 +188,8 @@ export function parseEnv(
     defaultFileMode,
     secretFileMode: compat ? undefined : 0o600,
     stateDir,
+    atomicSet,
+    maxDecompressedSize,
     ignoreAlreadyProcessed,
     sleepTime,
     watchServerTimeout,
