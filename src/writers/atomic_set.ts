@@ -1,0 +1,489 @@
+/**
+ * The file operations of a whole-set publish (`ATOMIC_SET`), the layout the kubelet gives
+ * ConfigMap volumes (its AtomicWriter):
+ *
+ * ```text
+ * FOLDER/..gsidecar_2025_01_02_15_04_05.123_1a2b3c4d/a.json   the files of one version
+ * FOLDER/..data -> ..gsidecar_2025_01_02_15_04_05.123_1a2b3c4d
+ * FOLDER/a.json -> ..data/a.json                              what the application opens
+ * ```
+ *
+ * A new version is built complete beside the current one (unchanged files hard-linked from it),
+ * then a `..data_tmp` symlink to it is renamed over `..data`: one rename switches every file of
+ * the directory at once. A reader that resolves `..data` once sees one version throughout.
+ *
+ * This module only moves files; which files a version holds, and whose they are, is the file
+ * store's business (`file_store.ts`).
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import { randomHex, type StatSignature, TEMP_PREFIX } from "./fs_ops.ts";
+
+/** The symlink that names the current version. */
+export const DATA_LINK = "..data";
+/** The symlink renamed over {@linkcode DATA_LINK} to switch versions. */
+export const DATA_TMP = "..data_tmp";
+
+const VERSION_RE = /^\.\.gsidecar_\d{4}(?:_\d{2}){5}\.\d{3}_[0-9a-f]{8}$/;
+const CONCURRENCY = 8;
+
+/**
+ * Whether `name` is a version directory this sidecar made (never the kubelet's, whose names have
+ * no `gsidecar_`).
+ *
+ * @example
+ * ```ts
+ * import { isVersionName, versionName } from "./atomic_set.ts";
+ * console.assert(isVersionName(versionName(Date.UTC(2025, 0, 2))));
+ * console.assert(!isVersionName("..2025_01_02_15_04_05.123456789"));
+ * ```
+ */
+export function isVersionName(name: string): boolean {
+  return VERSION_RE.test(name);
+}
+
+/**
+ * A fresh version directory name for time `now` (ms since the epoch): sortable, and unique
+ * through its random tail.
+ *
+ * @example
+ * ```ts
+ * import { versionName } from "./atomic_set.ts";
+ * versionName(Date.UTC(2025, 0, 2, 15, 4, 5, 123)); // "..gsidecar_2025_01_02_15_04_05.123_<8 hex>"
+ * ```
+ */
+export function versionName(now: number): string {
+  const d = new Date(now);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const stamp = `${d.getUTCFullYear()}_${two(d.getUTCMonth() + 1)}_${two(d.getUTCDate())}_` +
+    `${two(d.getUTCHours())}_${two(d.getUTCMinutes())}_${two(d.getUTCSeconds())}.` +
+    String(d.getUTCMilliseconds()).padStart(3, "0");
+  return `..gsidecar_${stamp}_${randomHex().slice(0, 8)}`;
+}
+
+/**
+ * The target of a visible name's symlink: `..data/<name>`.
+ *
+ * @example
+ * ```ts
+ * import { linkTarget } from "./atomic_set.ts";
+ * console.assert(linkTarget("a.json") === "..data/a.json");
+ * ```
+ */
+export function linkTarget(name: string): string {
+  return `${DATA_LINK}/${name}`;
+}
+
+/**
+ * The version `dir/..data` points to; `undefined` when there is no `..data`. Throws naming it
+ * when `..data` is there but is not a symlink to a version this sidecar made (a kubelet volume, a
+ * directory someone created): the sidecar never takes it over.
+ *
+ * @example
+ * ```ts ignore
+ * const current = await currentVersion("/config"); // "..gsidecar_…" or undefined
+ * ```
+ */
+export async function currentVersion(dir: string): Promise<string | undefined> {
+  const path = join(dir, DATA_LINK);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw e;
+  }
+  const target = info.isSymlink ? await Deno.readLink(path) : undefined;
+  if (target === undefined || !isVersionName(target)) {
+    throw new Error(
+      `${path} exists but is not a link to a version k8s-gsidecar made, so this folder cannot ` +
+        "be published as a whole set (was it made by the kubelet or someone else?)",
+    );
+  }
+  return target;
+}
+
+/**
+ * The names of the regular files of version directory `path`; none when it is missing.
+ *
+ * @example
+ * ```ts ignore
+ * await versionFiles("/config/..gsidecar_…"); // ["a.json", "b.json"]
+ * ```
+ */
+export async function versionFiles(path: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const item of Deno.readDir(path)) if (item.isFile) names.push(item.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
+  }
+  return names.sort();
+}
+
+/** What is at a visible name of a set directory. */
+export type Visible =
+  /** Nothing; `link` when a symlink of the set's form dangles there (its version lacks the name). */
+  | { kind: "missing"; link: boolean }
+  /** A regular file (written directly, before `ATOMIC_SET` was switched on, or by someone). */
+  | { kind: "file"; sig: StatSignature }
+  /** `name -> ..data/name`, resolving to a regular file of a version this sidecar made. */
+  | { kind: "linked"; sig: StatSignature; physical: string }
+  /** Anything else: a directory, a foreign symlink. */
+  | { kind: "other" };
+
+function signatureOf(info: Deno.FileInfo): StatSignature {
+  return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, ino: info.ino };
+}
+
+async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/**
+ * What is at `path` (a visible name): follows only the set's own form, `name -> ..data/name`
+ * with `..data` naming one of this sidecar's versions, so a planted symlink never leads a check
+ * elsewhere.
+ *
+ * @example
+ * ```ts ignore
+ * const v = await inspectVisible("/config/a.json");
+ * if (v.kind === "linked") console.log(v.physical); // /config/..gsidecar_…/a.json
+ * ```
+ */
+export async function inspectVisible(path: string): Promise<Visible> {
+  const info = await lstatOrUndefined(path);
+  if (info === undefined) return { kind: "missing", link: false };
+  if (info.isFile) return { kind: "file", sig: signatureOf(info) };
+  if (!info.isSymlink) return { kind: "other" };
+  const name = basename(path);
+  if (await Deno.readLink(path) !== linkTarget(name)) return { kind: "other" };
+  const dir = join(path, "..");
+  let version: string | undefined;
+  try {
+    version = await currentVersion(dir);
+  } catch {
+    return { kind: "other" };
+  }
+  if (version === undefined) return { kind: "missing", link: true };
+  const physical = join(dir, version, name);
+  const target = await lstatOrUndefined(physical);
+  if (target === undefined) return { kind: "missing", link: true };
+  if (!target.isFile) return { kind: "other" };
+  return { kind: "linked", sig: signatureOf(target), physical };
+}
+
+/** One file of a new version: new `content`, or the file at `from` linked (or copied) as is. */
+export type VersionFile =
+  | { name: string; content: Uint8Array; mode?: number | undefined }
+  | { name: string; from: string };
+
+/** One publish of a set directory. */
+export interface PublishPlan {
+  /** The set directory. */
+  dir: string;
+  /** The version `..data` points to now (from {@linkcode currentVersion}). */
+  current: string | undefined;
+  /** Every file of the new version. */
+  files: VersionFile[];
+  /** Names without a visible symlink yet: created before the switch, so all appear at once. */
+  link: string[];
+  /** Names whose visible regular file becomes a symlink after the switch (same content). */
+  convert: string[];
+  /** Names whose visible symlink goes away after the switch. */
+  unlink: string[];
+}
+
+/** What {@linkcode publish} did. */
+export interface PublishResult {
+  version: string;
+  /** Signature of each file of the new version. */
+  sigs: Map<string, StatSignature>;
+  /** Names of `link` where something else appeared meanwhile: left alone, not visible. */
+  collided: string[];
+  /** Names of `convert` and `unlink` that failed after the switch, with the error. */
+  failed: Map<string, unknown>;
+  /** Names of `unlink` whose symlink was there and is gone now. */
+  unlinked: string[];
+  /** The previous version could not be removed (it is swept at the next start). */
+  cleanupError?: unknown;
+}
+
+/**
+ * Builds the new version, switches `..data` to it in one rename, then fixes the visible names
+ * and removes the previous version. Throws when anything before the switch fails, after undoing
+ * what it made: the previous version stays current and complete.
+ *
+ * @example
+ * ```ts
+ * import { currentVersion, publish } from "./atomic_set.ts";
+ * const dir = await Deno.makeTempDir();
+ * const content = new TextEncoder().encode("{}");
+ * await publish({
+ *   dir,
+ *   current: await currentVersion(dir),
+ *   files: [{ name: "a.json", content }],
+ *   link: ["a.json"],
+ *   convert: [],
+ *   unlink: [],
+ * }, Date.now());
+ * console.assert(await Deno.readTextFile(`${dir}/a.json`) === "{}");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function publish(plan: PublishPlan, now: number): Promise<PublishResult> {
+  const { dir } = plan;
+  const version = versionName(now);
+  const versionDir = join(dir, version);
+  const sigs = new Map<string, StatSignature>();
+  const collided: string[] = [];
+  const made: string[] = [];
+  const dataTmp = join(dir, DATA_TMP);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.mkdir(versionDir);
+    await eachSettled(plan.files, async (file) => {
+      const target = join(versionDir, file.name);
+      sigs.set(
+        file.name,
+        "content" in file
+          ? await writeNew(target, file.content, file.mode)
+          : await linkOrCopy(file.from, target),
+      );
+    });
+    for (const name of plan.link) {
+      const path = join(dir, name);
+      try {
+        await Deno.symlink(linkTarget(name), path);
+        made.push(path);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        const there = await lstatOrUndefined(path);
+        const ours = there?.isSymlink && await Deno.readLink(path) === linkTarget(name);
+        if (!ours) collided.push(name);
+      }
+    }
+    await removeDataTmp(dir);
+    await Deno.symlink(version, dataTmp);
+    await Deno.rename(dataTmp, join(dir, DATA_LINK));
+  } catch (e) {
+    await Deno.remove(dataTmp).catch(() => {});
+    await Deno.remove(versionDir, { recursive: true }).catch(() => {});
+    for (const path of made) await Deno.remove(path).catch(() => {});
+    throw e;
+  }
+
+  const failed = new Map<string, unknown>();
+  await eachSettled(plan.convert, async (name) => {
+    try {
+      await replaceWithSymlink(join(dir, name), linkTarget(name));
+    } catch (e) {
+      failed.set(name, e);
+    }
+  });
+  const unlinked: string[] = [];
+  await eachSettled(plan.unlink, async (name) => {
+    const path = join(dir, name);
+    try {
+      const there = await lstatOrUndefined(path);
+      if (there?.isSymlink && await Deno.readLink(path) === linkTarget(name)) {
+        await Deno.remove(path);
+        unlinked.push(name);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) failed.set(name, e);
+    }
+  });
+  let cleanupError: unknown;
+  if (plan.current !== undefined && plan.current !== version) {
+    await Deno.remove(join(dir, plan.current), { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) cleanupError = e;
+    });
+  }
+  unlinked.sort();
+  return { version, sigs, collided, failed, unlinked, cleanupError };
+}
+
+/**
+ * Removes what a crash mid-publish leaves in `dir`: a `..data_tmp` symlink and versions `..data`
+ * does not point to. Returns the names removed. A `..data` that is not the sidecar's is left
+ * alone, and so is everything else.
+ *
+ * @example
+ * ```ts ignore
+ * await sweepVersions("/config"); // ["..gsidecar_…"] after a crash between build and switch
+ * ```
+ */
+export async function sweepVersions(dir: string): Promise<string[]> {
+  let current: string | undefined;
+  try {
+    current = await currentVersion(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  try {
+    for await (const item of Deno.readDir(dir)) {
+      const stray = (item.name === DATA_TMP && item.isSymlink) ||
+        (item.isDirectory && isVersionName(item.name) && item.name !== current);
+      if (!stray) continue;
+      await Deno.remove(join(dir, item.name), { recursive: true });
+      removed.push(item.name);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
+  }
+  return removed.sort();
+}
+
+/**
+ * Turns a set directory back into plain files (`ATOMIC_SET` switched off): every visible
+ * `name -> ..data/name` becomes a regular file holding the same bytes (a hard link to the
+ * version's file where the file system allows, so a reader never sees it change), then `..data`
+ * and the versions go. Other names are left alone. Returns the converted names.
+ *
+ * @example
+ * ```ts ignore
+ * await unpublish("/config"); // ["a.json", "b.json"]
+ * ```
+ */
+export async function unpublish(dir: string): Promise<string[]> {
+  const current = await currentVersion(dir);
+  if (current === undefined) return [];
+  const names: string[] = [];
+  for await (const item of Deno.readDir(dir)) {
+    if (item.isSymlink && !item.name.startsWith("..")) names.push(item.name);
+  }
+  const converted: string[] = [];
+  await eachSettled(names, async (name) => {
+    const path = join(dir, name);
+    const visible = await inspectVisible(path);
+    if (visible.kind !== "linked") return;
+    const tmp = join(dir, TEMP_PREFIX + randomHex());
+    try {
+      await linkOrCopy(visible.physical, tmp);
+      await Deno.rename(tmp, path);
+      converted.push(name);
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+  });
+  await Deno.remove(join(dir, DATA_LINK));
+  await removeDataTmp(dir);
+  // Without `..data`, every version is a stray.
+  await sweepVersions(dir);
+  return converted.sort();
+}
+
+/**
+ * Replaces the symlink at `path` (a visible name whose version file someone edited in place) by a
+ * regular file holding the edited bytes, so the edit outlives the version it was made in.
+ *
+ * @example
+ * ```ts ignore
+ * await detach("/config/a.json", "/config/..gsidecar_…/a.json");
+ * ```
+ */
+export async function detach(path: string, physical: string): Promise<void> {
+  const tmp = join(path, "..", TEMP_PREFIX + randomHex());
+  try {
+    // A copy, not a link: the version's inode may be shared with other versions.
+    await copyFile(physical, tmp);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Runs `fn` over `items`, at most {@linkcode CONCURRENCY} at a time, and throws the first error
+ * only once every call has settled: a version directory is never removed under a running write.
+ */
+async function eachSettled<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
+async function removeDataTmp(dir: string): Promise<void> {
+  const path = join(dir, DATA_TMP);
+  const info = await lstatOrUndefined(path);
+  if (info === undefined) return;
+  if (!info.isSymlink) {
+    throw new Error(`${path} is in the way and is not a symlink k8s-gsidecar made; remove it`);
+  }
+  await Deno.remove(path);
+}
+
+async function writeNew(
+  path: string,
+  content: Uint8Array,
+  mode: number | undefined,
+): Promise<StatSignature> {
+  const file = await Deno.open(path, {
+    write: true,
+    createNew: true,
+    ...(mode === undefined ? {} : { mode }),
+  });
+  try {
+    let offset = 0;
+    while (offset < content.length) offset += await file.write(content.subarray(offset));
+    // The mode given at creation is masked by the umask; an explicit mode must hold exactly.
+    if (mode !== undefined) await Deno.chmod(path, mode);
+    return signatureOf(await file.stat());
+  } finally {
+    file.close();
+  }
+}
+
+/** Hard-links `from` to `to`; copies (bytes and mode) where the file system has no hard links. */
+async function linkOrCopy(from: string, to: string): Promise<StatSignature> {
+  try {
+    await Deno.link(from, to);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.AlreadyExists) throw e;
+    await copyFile(from, to);
+  }
+  return signatureOf(await Deno.lstat(to));
+}
+
+async function copyFile(from: string, to: string): Promise<void> {
+  const info = await Deno.lstat(from);
+  if (!info.isFile) throw new Error(`${from} is not a regular file`);
+  const mode = info.mode === null ? undefined : info.mode & 0o7777;
+  await writeNew(to, await Deno.readFile(from), mode);
+}
+
+async function replaceWithSymlink(path: string, target: string): Promise<void> {
+  const tmp = join(path, "..", TEMP_PREFIX + randomHex());
+  await Deno.symlink(target, tmp);
+  try {
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
