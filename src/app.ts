@@ -76,6 +76,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     folder: config.folder,
     allowedRoots: config.folderAnnotationRoots,
     stateDir: config.stateDir,
+    atomicSet: config.atomicSet,
     logger: logger.child("sink"),
   });
 
