@@ -31,7 +31,7 @@ async function* sources(path: string): AsyncGenerator<string> {
 function unitOf(file: string): string {
   const rel = relative(root, file);
   const dir = dirname(rel);
-  return dir === "src" || dir === "." ? rel : dir;
+  return dir === "src" || dir === "plugins" || dir === "." ? rel : dir;
 }
 
 /** Import statements in `text`, comments and doc examples left out. */

@@ -11,10 +11,9 @@ import { KubeClient } from "./kube/client.ts";
 import { resolveConnection } from "./kube/connect.ts";
 import { NotifyDispatcher } from "./notifiers/dispatcher.ts";
 import { notifierSlots, Pipeline } from "./pipeline.ts";
-import type { Notifier, Writer } from "./plugin/contract.ts";
-import { createNotifier, createWriter, type Slot } from "./plugin/instantiate.ts";
+import { PluginHost } from "./host/plugin_host.ts";
 import type { Logger } from "./plugin/logger.ts";
-import type { LoadedInstanceSpec } from "./plugin/loader.ts";
+import type { LoadedInstanceSpec } from "./host/loader.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
 import { listWatchFor } from "./source/list_watch.ts";
 import { selectScopes } from "./source/scope.ts";
@@ -80,32 +79,14 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     logger: logger.child("sink"),
   });
 
-  const writers: Slot<Writer>[] = [];
-  for (const w of opts.writers) {
-    if (w.definition.kind !== "writer") continue;
-    writers.push(
-      await createWriter(w.definition, w.options, {
-        instance: w.label,
-        logger: logger.child("writer", w.label),
-        signal,
-        sink: store.scoped(w.label),
-        timeoutMs: w.timeoutMs,
-      }),
-    );
-  }
-  const notifiers: Slot<Notifier>[] = [];
-  for (const n of opts.notifiers) {
-    if (n.definition.kind !== "notifier") continue;
-    notifiers.push(
-      await createNotifier(n.definition, n.options, {
-        instance: n.label,
-        logger: logger.child("notifier", n.label),
-        signal,
-        timeoutMs: n.timeoutMs,
-      }),
-    );
-  }
-  const dispatcher = new NotifyDispatcher(notifierSlots(notifiers), {
+  const host = await PluginHost.create({
+    writers: opts.writers,
+    notifiers: opts.notifiers,
+    sinkFor: (instance) => store.scoped(instance),
+    logger,
+    signal,
+  });
+  const dispatcher = new NotifyDispatcher(notifierSlots(host), {
     signal,
     logger: logger.child("notify"),
   });
@@ -121,7 +102,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   const urlOptions = urlEntryOptions(config.downloads, logger.child("url"), signal);
   const pipeline = new Pipeline({
     store,
-    writers,
+    host,
     dispatcher,
     logger: logger.child("pipeline"),
     prepare: (cs) => resolveUrlEntries(cs, urlOptions),
@@ -184,17 +165,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
   } finally {
     await reconciler.close();
     await dispatcher.close(2000);
-    for (const slot of [...writers, ...notifiers]) {
-      try {
-        await slot.impl.close?.();
-      } catch (e) {
-        logger.warn("plugin close failed", {
-          plugin: slot.plugin,
-          instance: slot.instance,
-          error: String(e),
-        });
-      }
-    }
+    await host.close();
     await store.close();
     await health?.shutdown();
     client.close();

@@ -52,11 +52,6 @@ export interface Change {
   namePrefix: string;
   /** File mode for files of this object; `undefined` leaves it to the umask. */
   fileMode?: number | undefined;
-  /**
-   * Keys whose content could not be obtained this time (a `.url` key whose download failed):
-   * writers keep the file they wrote before, if any, instead of removing it.
-   */
-  held?: ReadonlySet<string> | undefined;
 }
 
 /**

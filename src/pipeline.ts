@@ -19,9 +19,7 @@ import {
   type SyncStep,
   type WriteResult,
 } from "./model.ts";
-import type { Notifier, Writer } from "./plugin/contract.ts";
-import { invokeHook } from "./plugin/invoke.ts";
-import type { Slot } from "./plugin/instantiate.ts";
+import type { HeldKeys, PluginHost } from "./host/plugin_host.ts";
 import type { Logger } from "./plugin/logger.ts";
 import {
   mergeChangeSets,
@@ -29,16 +27,22 @@ import {
   type NotifyDispatcher,
   type NotifyItem,
 } from "./notifiers/dispatcher.ts";
+import { errorMessage } from "./util/errors.ts";
 import { type FileStore, ownerKey, parseOwnerKey } from "./writers/file_store.ts";
 
 /** Options of {@linkcode Pipeline}. */
 export interface PipelineOptions {
   store: FileStore;
-  writers: Slot<Writer>[];
+  host: PluginHost;
   dispatcher: NotifyDispatcher;
   logger: Logger;
-  /** Runs before the writers (e.g. downloads `.url` keys). */
-  prepare?: ((changeSet: ChangeSet) => Promise<ChangeSet>) | undefined;
+  /**
+   * Runs before the writers (downloads `.url` keys); `held` names keys whose content could not be
+   * obtained this time.
+   */
+  prepare?:
+    | ((changeSet: ChangeSet) => Promise<{ changeSet: ChangeSet; held: HeldKeys }>)
+    | undefined;
 }
 
 /** Counters for metrics. */
@@ -90,32 +94,27 @@ export class Pipeline {
 
   /** Writes one step; returns false when a writer failed (its files stay as they were). */
   async apply(step: SyncStep): Promise<boolean> {
-    const { writers, logger } = this.#opts;
+    const { host, logger } = this.#opts;
     const original = step.changeSet;
     this.#seq = Math.max(this.#seq, original.seq);
-    const changeSet = this.#opts.prepare ? await this.#opts.prepare(original) : original;
+    const { changeSet, held } = this.#opts.prepare
+      ? await this.#opts.prepare(original)
+      : { changeSet: original, held: new Map() };
     this.#reportUnclaimedKeys(changeSet);
-    const result = emptyResult();
+    let result = emptyResult();
     let ok = true;
     if (changeSet.changes.length > 0) {
-      for (const slot of writers) {
-        const label = { plugin: slot.plugin, instance: slot.instance, hook: "write" };
-        try {
-          // No shutdown signal here: SIGTERM lets the write in progress finish (the timeout still applies).
-          merge(
-            result,
-            await invokeHook(label, slot.timeoutMs, undefined, () => slot.impl.write(changeSet)),
-          );
-        } catch (e) {
-          ok = false;
-          this.stats.writerErrors++;
-          logger.error("writer failed; its files stay as they were", {
-            plugin: slot.plugin,
-            instance: slot.instance,
-            seq: changeSet.seq,
-            error: e instanceof Error ? e.message : String(e),
-          });
-        }
+      const written = await host.write(changeSet, held);
+      result = written.result;
+      for (const f of written.failed) {
+        ok = false;
+        this.stats.writerErrors++;
+        logger.error("writer failed; its files stay as they were", {
+          plugin: f.plugin,
+          instance: f.instance,
+          seq: changeSet.seq,
+          error: errorMessage(f.error),
+        });
       }
     }
     if (step.prune) await this.#prune(step.prune, result);
@@ -156,7 +155,7 @@ export class Pipeline {
   async #prune(prune: NonNullable<SyncStep["prune"]>, result: WriteResult): Promise<void> {
     const live = new Set<string>();
     for (const ref of prune.live) {
-      for (const slot of this.#opts.writers) live.add(ownerKey(slot.instance, ref));
+      for (const w of this.#opts.host.writers) live.add(ownerKey(w.instance, ref));
     }
     const where = prune.where;
     const swept = await this.#opts.store.prune((owner) => {
@@ -178,9 +177,7 @@ export class Pipeline {
    * `json-file` configured is otherwise silently ignored.
    */
   #reportUnclaimedKeys(changeSet: ChangeSet): void {
-    const writers = this.#opts.writers;
-    // A writer that does not say which keys it takes may take any.
-    if (writers.length > 0 && writers.some((w) => w.impl.accepts === undefined)) return;
+    const host = this.#opts.host;
     for (const change of changeSet.changes) {
       const object = refKey(change.ref);
       if (change.type === "delete") {
@@ -189,8 +186,9 @@ export class Pipeline {
       }
       const reported = this.#unclaimedReported.get(object);
       for (const key of change.entries.keys()) {
-        if (reported?.has(key) || writers.some((w) => w.impl.accepts!(key))) continue;
-        const names = writers.map((w) => w.plugin);
+        // undefined: a writer that does not say which keys it takes may take any.
+        if (reported?.has(key) || host.takes(key) !== false) continue;
+        const names = host.writers.map((w) => w.plugin);
         this.#opts.logger.info("key not written: no configured writer takes it", {
           object,
           key,
@@ -229,28 +227,21 @@ function hintFor(key: string, writers: string[]): string {
     "or give a writer's `keys` option in the config file; raw-file writes every key as it is";
 }
 
-function merge(into: WriteResult, from: WriteResult | undefined): void {
-  if (!from) return;
-  into.written.push(...(from.written ?? []));
-  into.removed.push(...(from.removed ?? []));
-  into.rejected.push(...(from.rejected ?? []));
-}
-
 /**
- * Notifier slots as the dispatcher wants them.
+ * The host's notifier instances as the dispatcher wants them: every call through the host.
  *
  * @example
- * ```ts
- * import { notifierSlots } from "./pipeline.ts";
- * console.assert(notifierSlots([]).length === 0);
+ * ```ts ignore
+ * const dispatcher = new NotifyDispatcher(notifierSlots(host), { signal, logger });
  * ```
  */
-export function notifierSlots(slots: Slot<Notifier>[]): NotifierSlot[] {
-  return slots.map((s) => ({
-    plugin: s.plugin,
-    instance: s.instance,
-    notifier: s.impl,
-    timeoutMs: s.timeoutMs,
-    logger: s.logger,
+export function notifierSlots(host: PluginHost): NotifierSlot[] {
+  return host.notifiers.map((n) => ({
+    plugin: n.plugin,
+    instance: n.instance,
+    retry: n.impl.retry,
+    skipInitial: n.impl.skipInitial,
+    logger: n.logger,
+    notify: (changeSet, result, signal) => host.notify(n, changeSet, result, signal),
   }));
 }

@@ -3,11 +3,12 @@
  * suffix (default `.upper`), with its text upper-cased. A key that is not UTF-8 text is refused;
  * its last good file stays.
  *
- * It shows the whole writer contract: an options schema (zod), `create` getting the validated
- * options and a context, and `write` turning each change of a change set into the files the
- * object should have, through `ctx.sink` — which writes atomically, skips identical content and
- * removes the files an object no longer has. Its test, `uppercase_writer_test.ts`, uses the
- * testing kit.
+ * It shows the usual shape of a writer: an options schema (zod), and {@linkcode defineKeyWriter}
+ * given what one key becomes — a file name and its content, or a refusal. The loop over change
+ * sets and objects, removing files an object no longer has, keeping the last good file of a
+ * refused key (or of one whose `.url` download failed), and writing atomically through the sink
+ * are done for it. Its test, `uppercase_writer_test.ts`, uses the testing kit, including
+ * `assertWriterContract`.
  *
  * Use it from the configuration by path (or publish it and use an `https:`/`jsr:`/`npm:`
  * specifier):
@@ -32,19 +33,14 @@
  * @module
  */
 import { z } from "zod";
-import {
-  defineWriter,
-  type DesiredFile,
-  refKey,
-  type Rejection,
-  type WriterDefinition,
-  type WriteResult,
-} from "../../src/plugin/mod.ts";
+import { defineKeyWriter, type WriterDefinition } from "../../src/plugin/mod.ts";
 
 const options = z.object({
   /** Appended to the key to name the file. */
   suffix: z.string().min(1).refine((s) => !s.includes("/"), { error: "must not contain /" })
     .default(".upper"),
+  /** Globs of keys to write instead of `*.txt`. */
+  keys: z.array(z.string().min(1)).min(1).optional(),
 }).strict();
 
 /**
@@ -71,54 +67,20 @@ const encoder = new TextEncoder();
  * console.assert(uppercase.name === "uppercase" && uppercase.kind === "writer");
  * ```
  */
-const uppercase: WriterDefinition<z.output<typeof options>> = defineWriter({
+const uppercase: WriterDefinition<z.output<typeof options>> = defineKeyWriter({
   name: "uppercase",
   version: "1.0.0",
+  defaultKeys: ["*.txt"],
   options,
-  create(opts, ctx) {
-    return {
-      async write(changeSet) {
-        const result: WriteResult = { written: [], removed: [], rejected: [] };
-        for (const change of changeSet.changes) {
-          if (change.type === "delete") {
-            // Every file this writer made for the object goes.
-            const out = await ctx.sink.remove(change.ref);
-            result.removed.push(...out.removed);
-            continue;
-          }
-          const files: DesiredFile[] = [];
-          const keep: string[] = [];
-          const rejected: Rejection[] = [];
-          for (const [key, content] of change.entries) {
-            if (!key.endsWith(".txt")) continue;
-            const path = `${change.dir}/${change.namePrefix}${key}${opts.suffix}`;
-            let text: string;
-            try {
-              text = decoder.decode(content);
-            } catch {
-              // Refuse the key but keep its last good file: list it in `keep`.
-              rejected.push({ ref: change.ref, key, reason: "not UTF-8 text" });
-              keep.push(path);
-              // Name object and key; never log the content (it may be a Secret value).
-              ctx.logger.error("key refused", { object: refKey(change.ref), key });
-              continue;
-            }
-            files.push({
-              path,
-              content: encoder.encode(text.toUpperCase()),
-              mode: change.fileMode,
-            });
-          }
-          // The object now has exactly these files: new or changed ones are written, the ones it
-          // no longer has are removed, the ones in `keep` stay as they are.
-          const out = await ctx.sink.sync(change.ref, files, { keep });
-          result.written.push(...out.written);
-          result.removed.push(...out.removed);
-          result.rejected.push(...rejected);
-        }
-        return result;
-      },
-    };
+  // The name depends on the key only: a refused key's last good file is known by it.
+  fileName: (key, opts) => `${key}${opts.suffix}`,
+  fileContent(_key, bytes) {
+    try {
+      return encoder.encode(decoder.decode(bytes).toUpperCase());
+    } catch {
+      // Name the problem, never the content (it may be a Secret value).
+      return { refuse: "not UTF-8 text" };
+    }
   },
 });
 export default uppercase;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { changeSetOf, runWriter, tempSink } from "../../src/testing/mod.ts";
+import { assertWriterContract, changeSetOf, runWriter, tempSink } from "../../src/testing/mod.ts";
 import uppercase from "./uppercase_writer.ts";
 
 Deno.test("uppercase writer writes .txt keys upper-cased into <key>.upper files", async () => {
@@ -39,7 +39,7 @@ Deno.test("uppercase writer keeps the last good file when a key is not UTF-8", a
     reason: "not UTF-8 text",
   }]);
   assert.equal(await Deno.readTextFile(join(dir, "a.txt.upper")), "OK");
-  assert.match(run.text(), /key refused .*configmap\/default\/g.*a\.txt/);
+  assert.match(run.text(), /key refused; the last good file stays .*configmap\/default\/g.*a\.txt/);
 });
 
 Deno.test("uppercase writer removes an object's files when it is deleted or loses a key", async () => {
@@ -75,4 +75,11 @@ Deno.test("uppercase writer refuses bad options, naming the field", async () => 
     /suffix: must not contain/,
   );
   await assert.rejects(runWriter(uppercase, { sufix: ".x" }, set, tmp), /invalid options: .*sufix/);
+});
+
+Deno.test("uppercase writer keeps the writer contract", async () => {
+  await assertWriterContract(uppercase, {
+    options: { suffix: ".up" },
+    sample: { "a.txt": "alpha", "b.txt": "beta" },
+  });
 });

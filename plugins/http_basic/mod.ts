@@ -26,12 +26,12 @@
  *
  * @module
  */
-import type { ChangeSet, WriteResult } from "../../src/model.ts";
-import { redactSecrets } from "../../src/util/redact.ts";
-import { defineNotifier, type Notifier, NotifyError } from "../../src/plugin/contract.ts";
-import * as s from "../../src/plugin/schema.ts";
-import { basicAuthorization, readSecretFile, SecretFileError } from "../../src/util/credentials.ts";
-import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/util/http_send.ts";
+import type { ChangeSet, WriteResult } from "../../src/plugin/mod.ts";
+import { redactSecrets } from "../../src/plugin/http.ts";
+import { defineNotifier, type Notifier, NotifyError } from "../../src/plugin/mod.ts";
+import * as s from "../../src/plugin/_schema.ts";
+import { basicAuthorization, readSecretFile, SecretFileError } from "../../src/plugin/http.ts";
+import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/plugin/http.ts";
 import {
   HTTP_BASIC_DEFAULTS as D,
   type HttpBasicOptions,

@@ -48,9 +48,10 @@ function dispatch(notifier: Notifier, logger: Logger, sleep = () => Promise.reso
   return new NotifyDispatcher([{
     plugin: "http-basic",
     instance: "http-basic#0",
-    notifier,
-    timeoutMs: 30_000,
+    retry: notifier.retry,
+    skipInitial: notifier.skipInitial,
     logger,
+    notify: (set, written) => notifier.notify(set, written),
   }], { signal: new AbortController().signal, logger, sleep });
 }
 

@@ -13,32 +13,58 @@
  *
  * @module
  */
-import { defineKeyWriter } from "../../src/writers/key_writer.ts";
+import { defineKeyWriter } from "../../src/plugin/mod.ts";
 import { jsonErrorOffset, lineColumn } from "./json_position.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-export default defineKeyWriter({
+/**
+ * Why `bytes` are not JSON, or undefined when they are.
+ *
+ * @example
+ * ```ts
+ * import { jsonProblem } from "./mod.ts";
+ * const bytes = (s: string) => new TextEncoder().encode(s);
+ * console.assert(jsonProblem(bytes('{"a": 1}')) === undefined);
+ * console.assert(jsonProblem(bytes('{"pw": hunter2}')) === "not valid JSON at line 1, column 8");
+ * ```
+ */
+export function jsonProblem(bytes: Uint8Array): string | undefined {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return "not valid JSON: not UTF-8 text";
+  }
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch {
+    // V8's message may quote the offending text; for a Secret that would put its value in the
+    // logs, so only the position is reported, found by our own scan.
+    const offset = jsonErrorOffset(text);
+    if (offset < 0) return "not valid JSON";
+    const { line, column } = lineColumn(text, offset);
+    return `not valid JSON at line ${line}, column ${column}`;
+  }
+}
+
+/**
+ * The `json-file` writer definition.
+ *
+ * @example
+ * ```ts
+ * import jsonFile from "./mod.ts";
+ * console.assert(jsonFile.name === "json-file");
+ * ```
+ */
+const jsonFile: ReturnType<typeof defineKeyWriter> = defineKeyWriter({
   name: "json-file",
   version: "1.0.0",
   defaultKeys: ["*.json"],
-  check(content) {
-    let text: string;
-    try {
-      text = decoder.decode(content);
-    } catch {
-      return "not valid JSON: not UTF-8 text";
-    }
-    try {
-      JSON.parse(text);
-      return undefined;
-    } catch {
-      // V8's message may quote the offending text; for a Secret that would put its value in the
-      // logs, so only the position is reported, found by our own scan.
-      const offset = jsonErrorOffset(text);
-      if (offset < 0) return "not valid JSON";
-      const { line, column } = lineColumn(text, offset);
-      return `not valid JSON at line ${line}, column ${column}`;
-    }
+  fileContent(_key, bytes) {
+    const problem = jsonProblem(bytes);
+    return problem === undefined ? bytes : { refuse: problem };
   },
 });
+export default jsonFile;

@@ -1,20 +1,18 @@
 import assert from "node:assert/strict";
 import { jsonErrorOffset } from "./json_position.ts";
 import { join } from "node:path";
-import type { Writer } from "../../src/plugin/contract.ts";
-import { createWriter } from "../../src/plugin/instantiate.ts";
-import { changeSetOf, recordingLogger, type TempSink, tempSink } from "../../src/testing/mod.ts";
+import {
+  assertWriterContract,
+  changeSetOf,
+  startWriter,
+  type TempSink,
+  tempSink,
+} from "../../src/testing/mod.ts";
 import jsonFile from "./mod.ts";
 
 async function make(tmp: TempSink, options: unknown = {}) {
-  const rec = recordingLogger();
-  const slot = await createWriter(jsonFile, options, {
-    instance: "json#0",
-    logger: rec.logger,
-    signal: new AbortController().signal,
-    sink: tmp.sink("json#0"),
-  });
-  return { writer: slot.impl as Writer, rec };
+  const writer = await startWriter(jsonFile, options, tmp);
+  return { writer, rec: writer };
 }
 
 Deno.test("json-file writer writes .json keys that parse and nothing else", async () => {
@@ -65,7 +63,7 @@ Deno.test("json-file writer takes other keys with the keys option", async () => 
 
 Deno.test("json-file writer refuses unknown options, naming the field", async () => {
   await using tmp = await tempSink();
-  await assert.rejects(make(tmp, { key: "*.json" }), /json#0 "json-file": invalid options/);
+  await assert.rejects(make(tmp, { key: "*.json" }), /json-file#0 "json-file": invalid options/);
 });
 
 Deno.test("jsonErrorOffset() finds where JSON.parse fails, and nothing in valid JSON", () => {
@@ -90,4 +88,8 @@ Deno.test("jsonErrorOffset() finds where JSON.parse fails, and nothing in valid 
     JSON.parse(text);
     assert.equal(jsonErrorOffset(text), -1, text);
   }
+});
+
+Deno.test("json-file writer keeps the writer contract", async () => {
+  await assertWriterContract(jsonFile, { sample: { "a.json": '{"a": 1}', "b.json": "[2]" } });
 });

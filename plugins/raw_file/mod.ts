@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { defineKeyWriter } from "../../src/writers/key_writer.ts";
+import { defineKeyWriter } from "../../src/plugin/mod.ts";
 
 /**
  * The `raw-file` writer definition.

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Writer } from "../../src/plugin/contract.ts";
-import { createWriter } from "../../src/plugin/instantiate.ts";
-import { changeSetOf, recordingLogger, type TempSink, tempSink } from "../../src/testing/mod.ts";
+import {
+  assertWriterContract,
+  changeSetOf,
+  startWriter,
+  type TempSink,
+  tempSink,
+} from "../../src/testing/mod.ts";
 import rawFile from "./mod.ts";
 
 async function make(tmp: TempSink, options: unknown = {}) {
-  const rec = recordingLogger();
-  const slot = await createWriter(rawFile, options, {
-    instance: "x#0",
-    logger: rec.logger,
-    signal: new AbortController().signal,
-    sink: tmp.sink("x#0"),
-  });
-  return { writer: slot.impl as Writer, rec };
+  const writer = await startWriter(rawFile, options, tmp);
+  return { writer, rec: writer };
 }
 
 const BINARY = new Uint8Array([0x00, 0xff, 0xfe, 0x80, 0x0a, 0x7b]);
@@ -64,6 +62,15 @@ Deno.test("raw-file writer's keys option replaces the default glob", async () =>
 
 Deno.test("raw-file writer refuses bad options, naming the field", async () => {
   await using tmp = await tempSink();
-  await assert.rejects(make(tmp, { keys: [1] }), /x#0 "raw-file": invalid options: keys\.0: /);
-  await assert.rejects(make(tmp, "everything"), /x#0 "raw-file": invalid options: /);
+  await assert.rejects(
+    make(tmp, { keys: [1] }),
+    /raw-file#0 "raw-file": invalid options: keys\.0: /,
+  );
+  await assert.rejects(make(tmp, "everything"), /raw-file#0 "raw-file": invalid options: /);
+});
+
+Deno.test("raw-file writer keeps the writer contract", async () => {
+  await assertWriterContract(rawFile, {
+    sample: { "a.bin": new Uint8Array([0, 1, 255]), "b": "two" },
+  });
 });

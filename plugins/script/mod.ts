@@ -17,8 +17,8 @@
  *
  * @module
  */
-import { defineNotifier, NotifyError } from "../../src/plugin/contract.ts";
-import * as s from "../../src/plugin/schema.ts";
+import { defineNotifier, NotifyError } from "../../src/plugin/mod.ts";
+import * as s from "../../src/plugin/_schema.ts";
 
 const schema = s.object({
   /** Executable (or shell script) to run. */

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
-import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
-import { createNotifier } from "../../src/plugin/instantiate.ts";
-import { recordingLogger } from "../../src/testing/logger.ts";
+import { NotifyError } from "../../src/plugin/contract.ts";
+import { startNotifier } from "../../src/testing/mod.ts";
 import script from "./mod.ts";
 
 const changeSet: ChangeSet = { seq: 7, initial: false, changes: [] };
@@ -30,13 +29,8 @@ async function withScript(
 }
 
 async function make(options: Record<string, unknown>) {
-  const rec = recordingLogger();
-  const slot = await createNotifier(script, options, {
-    instance: "script#0",
-    logger: rec.logger,
-    signal: new AbortController().signal,
-  });
-  return { notifier: slot.impl as Notifier, rec };
+  const n = await startNotifier(script, options);
+  return { notifier: n.notifier, rec: n };
 }
 
 Deno.test("script notifier passes the change summary in the environment and logs the output", async () => {

@@ -35,8 +35,8 @@ import {
   type Notifier,
   type NotifierDefinition,
   NotifyError,
-} from "../../src/plugin/contract.ts";
-import * as s from "../../src/plugin/schema.ts";
+} from "../../src/plugin/mod.ts";
+import * as s from "../../src/plugin/_schema.ts";
 
 /** Every `Deno.Signal`; the type makes the compiler flag a name missing or unknown. */
 const ALL_SIGNALS: Record<Deno.Signal, true> = {

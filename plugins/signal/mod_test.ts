@@ -2,21 +2,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
-import { createNotifier } from "../../src/plugin/instantiate.ts";
-import { recordingLogger } from "../../src/testing/mod.ts";
+import { startNotifier } from "../../src/testing/mod.ts";
 import signal, { processMatches, type SignalOptions } from "./mod.ts";
 
 const changeSet: ChangeSet = { seq: 3, initial: false, changes: [] };
 const result: WriteResult = { written: ["/config/a.conf"], removed: [], rejected: [] };
 
 async function make(options: SignalOptions | Record<string, unknown>) {
-  const rec = recordingLogger();
-  const slot = await createNotifier(signal, options, {
-    instance: "signal#0",
-    logger: rec.logger,
-    signal: new AbortController().signal,
-  });
-  return { notifier: slot.impl, rec };
+  const n = await startNotifier(signal, options);
+  return { notifier: n.notifier, rec: n };
 }
 
 async function notifyError(notifier: Notifier): Promise<NotifyError> {

@@ -32,14 +32,14 @@
  *
  * @module
  */
-import type { ChangeSet, WriteResult } from "../../src/model.ts";
+import type { ChangeSet, WriteResult } from "../../src/plugin/mod.ts";
 import {
   defineNotifier,
   type Notifier,
   type NotifierDefinition,
   NotifyError,
-} from "../../src/plugin/contract.ts";
-import * as s from "../../src/plugin/schema.ts";
+} from "../../src/plugin/mod.ts";
+import * as s from "../../src/plugin/_schema.ts";
 
 const MAX_LISTED = 10;
 const MAX_TIMEOUT_MS = 600_000;

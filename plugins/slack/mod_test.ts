@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
-import { createNotifier } from "../../src/plugin/instantiate.ts";
-import { closedPort, receiver, recordingLogger } from "../../src/testing/mod.ts";
+import { closedPort, receiver, startNotifier } from "../../src/testing/mod.ts";
 import slack, { type SlackOptions, slackText } from "./mod.ts";
 
 /** The secret part of a Slack webhook URL. */
@@ -16,13 +15,8 @@ function slackReceiver(answer?: (n: number) => Response | Promise<Response>) {
 }
 
 async function make(options: SlackOptions | Record<string, unknown>) {
-  const rec = recordingLogger();
-  const slot = await createNotifier(slack, options, {
-    instance: "slack#0",
-    logger: rec.logger,
-    signal: new AbortController().signal,
-  });
-  return { notifier: slot.impl, rec };
+  const n = await startNotifier(slack, options);
+  return { notifier: n.notifier, rec: n };
 }
 
 const changeSet: ChangeSet = { seq: 7, initial: false, changes: [] };

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { defineKeyWriter } from "../../src/writers/key_writer.ts";
+import { defineKeyWriter } from "../../src/plugin/mod.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -62,21 +62,28 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
  * The `txt-file` writer definition.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import txtFile from "./mod.ts";
- * const slot = await createWriter(txtFile, {}, ctx);
+ * import { changeSetOf, runWriter, tempSink } from "../../src/testing/mod.ts";
+ * await using tmp = await tempSink();
+ * const run = await runWriter(txtFile, {}, changeSetOf([
+ *   { name: "app", data: { "notes.txt": "hi" }, dir: tmp.dir },
+ * ]), tmp);
+ * console.assert(run.result.written.length === 1);
  * ```
  */
 const txtFile: ReturnType<typeof defineKeyWriter> = defineKeyWriter({
   name: "txt-file",
   version: "1.0.0",
   defaultKeys: ["*.txt"],
-  check(content) {
+  fileContent(_key, bytes) {
     try {
-      decoder.decode(content);
-      return undefined;
+      decoder.decode(bytes);
+      return bytes;
     } catch {
-      return `not valid UTF-8 text (first invalid byte at offset ${firstInvalidUtf8(content)})`;
+      return {
+        refuse: `not valid UTF-8 text (first invalid byte at offset ${firstInvalidUtf8(bytes)})`,
+      };
     }
   },
 });

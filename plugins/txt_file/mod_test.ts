@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Writer } from "../../src/plugin/contract.ts";
-import { createWriter } from "../../src/plugin/instantiate.ts";
-import { changeSetOf, recordingLogger, type TempSink, tempSink } from "../../src/testing/mod.ts";
+import {
+  assertWriterContract,
+  changeSetOf,
+  startWriter,
+  type TempSink,
+  tempSink,
+} from "../../src/testing/mod.ts";
 import txtFile, { firstInvalidUtf8 } from "./mod.ts";
 
 async function make(tmp: TempSink, options: unknown = {}) {
-  const rec = recordingLogger();
-  const slot = await createWriter(txtFile, options, {
-    instance: "x#0",
-    logger: rec.logger,
-    signal: new AbortController().signal,
-    sink: tmp.sink("x#0"),
-  });
-  return { writer: slot.impl as Writer, rec };
+  const writer = await startWriter(txtFile, options, tmp);
+  return { writer, rec: writer };
 }
 
 Deno.test("txt-file writer writes .txt keys as they are and nothing else", async () => {
@@ -104,6 +102,13 @@ Deno.test("txt-file writer's keys option replaces the default globs", async () =
 
 Deno.test("txt-file writer refuses bad options, naming the field", async () => {
   await using tmp = await tempSink();
-  await assert.rejects(make(tmp, { keys: [""] }), /x#0 "txt-file": invalid options: keys\.0: /);
+  await assert.rejects(
+    make(tmp, { keys: [""] }),
+    /txt-file#0 "txt-file": invalid options: keys\.0: /,
+  );
   await assert.rejects(make(tmp, { key: ["*.txt"] }), /invalid options: .*"key"/);
+});
+
+Deno.test("txt-file writer keeps the writer contract", async () => {
+  await assertWriterContract(txtFile, { sample: { "a.txt": "alpha", "b.txt": "beta" } });
 });

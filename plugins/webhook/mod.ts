@@ -41,16 +41,16 @@
  *
  * @module
  */
-import type { ChangeSet, WriteResult } from "../../src/model.ts";
-import { refKey } from "../../src/model.ts";
+import type { ChangeSet, WriteResult } from "../../src/plugin/mod.ts";
+import { refKey } from "../../src/plugin/mod.ts";
 import {
   defineNotifier,
   type Notifier,
   type NotifierDefinition,
   NotifyError,
-} from "../../src/plugin/contract.ts";
-import * as s from "../../src/plugin/schema.ts";
-import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/util/http_send.ts";
+} from "../../src/plugin/mod.ts";
+import * as s from "../../src/plugin/_schema.ts";
+import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/plugin/http.ts";
 
 const MAX_RETRY_DELAY_MS = 120_000;
 const MAX_TIMEOUT_MS = 600_000;

@@ -3,20 +3,14 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { ChangeSet, WriteResult } from "../../src/model.ts";
 import { type Notifier, NotifyError } from "../../src/plugin/contract.ts";
-import { createNotifier } from "../../src/plugin/instantiate.ts";
-import { changeSetOf, closedPort, receiver, recordingLogger } from "../../src/testing/mod.ts";
+import { changeSetOf, closedPort, receiver, startNotifier } from "../../src/testing/mod.ts";
 import webhook, { type WebhookOptions } from "./mod.ts";
 
 const TOKEN = "tok-Sup3r-s3cret-value";
 
 async function make(options: WebhookOptions | Record<string, unknown>) {
-  const rec = recordingLogger();
-  const slot = await createNotifier(webhook, options, {
-    instance: "webhook#0",
-    logger: rec.logger,
-    signal: new AbortController().signal,
-  });
-  return { notifier: slot.impl, rec };
+  const n = await startNotifier(webhook, options);
+  return { notifier: n.notifier, rec: n };
 }
 
 const changeSet: ChangeSet = changeSetOf([

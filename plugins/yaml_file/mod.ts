@@ -17,7 +17,7 @@
  * @module
  */
 import { isAlias, parseAllDocuments, visit } from "yaml";
-import { defineKeyWriter } from "../../src/writers/key_writer.ts";
+import { defineKeyWriter } from "../../src/plugin/mod.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -110,23 +110,29 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
  * The `yaml-file` writer definition.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import yamlFile from "./mod.ts";
- * const slot = await createWriter(yamlFile, { keys: ["*.yaml"] }, ctx);
+ * import { changeSetOf, runWriter, tempSink } from "../../src/testing/mod.ts";
+ * await using tmp = await tempSink();
+ * const run = await runWriter(yamlFile, { keys: ["*.rules"] }, changeSetOf([
+ *   { name: "prom", data: { "alerts.rules": "groups: []\n" }, dir: tmp.dir },
+ * ]), tmp);
+ * console.assert(run.result.written.length === 1);
  * ```
  */
 const yamlFile: ReturnType<typeof defineKeyWriter> = defineKeyWriter({
   name: "yaml-file",
   version: "1.0.0",
   defaultKeys: ["*.yaml", "*.yml"],
-  check(content) {
+  fileContent(_key, bytes) {
     let text: string;
     try {
-      text = decoder.decode(content);
+      text = decoder.decode(bytes);
     } catch {
-      return "not valid YAML: not UTF-8 text";
+      return { refuse: "not valid YAML: not UTF-8 text" };
     }
-    return yamlProblem(text);
+    const problem = yamlProblem(text);
+    return problem === undefined ? bytes : { refuse: problem };
   },
 });
 export default yamlFile;

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Writer } from "../../src/plugin/contract.ts";
-import { createWriter } from "../../src/plugin/instantiate.ts";
-import { changeSetOf, recordingLogger, type TempSink, tempSink } from "../../src/testing/mod.ts";
+import {
+  assertWriterContract,
+  changeSetOf,
+  startWriter,
+  type TempSink,
+  tempSink,
+} from "../../src/testing/mod.ts";
 import yamlFile, { yamlProblem } from "./mod.ts";
 
 async function make(tmp: TempSink, options: unknown = {}) {
-  const rec = recordingLogger();
-  const slot = await createWriter(yamlFile, options, {
-    instance: "x#0",
-    logger: rec.logger,
-    signal: new AbortController().signal,
-    sink: tmp.sink("x#0"),
-  });
-  return { writer: slot.impl as Writer, rec };
+  const writer = await startWriter(yamlFile, options, tmp);
+  return { writer, rec: writer };
 }
 
 Deno.test("yaml-file writer writes .yaml and .yml keys, multi-document files included, and nothing else", async () => {
@@ -114,7 +112,14 @@ Deno.test("yaml-file writer removes an object's files when it is deleted", async
 
 Deno.test("yaml-file writer refuses bad options, naming the field", async () => {
   await using tmp = await tempSink();
-  await assert.rejects(make(tmp, { keys: "*.yaml" }), /x#0 "yaml-file": invalid options: keys: /);
+  await assert.rejects(
+    make(tmp, { keys: "*.yaml" }),
+    /yaml-file#0 "yaml-file": invalid options: keys: /,
+  );
   await assert.rejects(make(tmp, { keys: [] }), /invalid options: keys: /);
   await assert.rejects(make(tmp, { kyes: ["*.yaml"] }), /invalid options: .*kyes/);
+});
+
+Deno.test("yaml-file writer keeps the writer contract", async () => {
+  await assertWriterContract(yamlFile, { sample: { "a.yaml": "a: 1\n", "b.yml": "- 2\n" } });
 });

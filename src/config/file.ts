@@ -24,7 +24,7 @@
  *   (`writers[1] "yaml-file"`) and, where there is one, the field.
  *
  * Plugin options are not checked here: that needs the plugin's schema, see
- * `validateOptions()` in `../plugin/loader.ts`.
+ * `validateOptions()` in `../host/loader.ts`.
  *
  * @module
  */
@@ -32,27 +32,8 @@ import { dirname, extname, isAbsolute, resolve } from "node:path";
 import type { Config } from "./types.ts";
 import { loadYaml } from "../util/load_yaml.ts";
 
-/** One plugin instance as declared in the configuration. */
-export interface PluginInstanceSpec {
-  /**
-   * A built-in plugin name (`json-file`), an absolute path, or a `file:`, `https:`, `npm:` or
-   * `jsr:` specifier. Relative paths in a config file are made absolute by
-   * {@linkcode readConfigFile}.
-   */
-  use: string;
-  /** Instance label used in logs and file ownership; default `writers[i]` / `notifiers[i]`. */
-  id?: string | undefined;
-  /** Raw options, validated later with the plugin's schema. */
-  options?: unknown;
-  /** Per-call timeout of this instance's hooks (ms); overrides the plugin's own. */
-  timeoutMs?: number | undefined;
-}
-
-/** The writer and notifier instances to run, in order. */
-export interface PipelineSpec {
-  writers: PluginInstanceSpec[];
-  notifiers: PluginInstanceSpec[];
-}
+export type { PipelineSpec, PluginInstanceSpec } from "../host/spec.ts";
+import type { PipelineSpec, PluginInstanceSpec } from "../host/spec.ts";
 
 /** A config file that parsed and has the right shape. */
 export interface LoadedConfigFile {

@@ -6,8 +6,8 @@
  * @module
  */
 import { dirname } from "node:path";
-import { type LoadedInstanceSpec, loadPipeline, validateOptions } from "../plugin/loader.ts";
-import { BUILTIN_WRITERS } from "../plugin/registry.ts";
+import { type LoadedInstanceSpec, loadPipeline, validateOptions } from "../host/loader.ts";
+import { BUILTIN_WRITERS } from "../../plugins/registry.ts";
 import { parseArgs } from "./args.ts";
 import { EnvReader } from "./declare.ts";
 import { compatFrom, parseEnv } from "./env.ts";

@@ -27,9 +27,8 @@
  * const dispatcher = new NotifyDispatcher([{
  *   plugin: "demo",
  *   instance: "demo#0",
- *   timeoutMs: 1000,
  *   logger,
- *   notifier: { notify: (set) => Promise.resolve(void seen.push(set.seq)) },
+ *   notify: (set) => Promise.resolve(void seen.push(set.seq)),
  * }], { signal: new AbortController().signal, logger });
  * dispatcher.submit({ seq: 1, initial: true, changes: [] }, {
  *   written: ["/data/a.json"],
@@ -44,8 +43,8 @@
  * @module
  */
 import { type Change, changedFiles, type ChangeSet, refKey, type WriteResult } from "../model.ts";
-import { type Notifier, NotifyError, type RetryPolicy } from "../plugin/contract.ts";
-import { invokeHook, PluginError } from "../plugin/invoke.ts";
+import { NotifyError, type RetryPolicy } from "../plugin/contract.ts";
+import { PluginError } from "../host/invoke.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { type Clock, sleep, systemClock } from "../util/clock.ts";
@@ -56,9 +55,15 @@ export interface NotifierSlot {
   plugin: string;
   /** Instance label, unique among the slots; also the key of {@linkcode NotifyDispatcher.stats}. */
   instance: string;
-  notifier: Notifier;
-  /** Per-call timeout of `notify`. */
-  timeoutMs: number;
+  /** Retry policy for failures; none when absent. */
+  retry?: RetryPolicy | undefined;
+  /** Skip the initial change set. */
+  skipInitial?: boolean | undefined;
+  /**
+   * One notification: the plugin host's call of the instance's `notify`, through the wrapper that
+   * labels errors and enforces the timeout. `signal` aborts on shutdown.
+   */
+  notify(changeSet: ChangeSet, result: WriteResult, signal: AbortSignal): Promise<void>;
   /** Logger for this instance's outcomes. */
   logger: Logger;
 }
@@ -234,9 +239,8 @@ function isRetryable(error: unknown): boolean {
  * const dispatcher = new NotifyDispatcher([{
  *   plugin: "demo",
  *   instance: "demo#0",
- *   timeoutMs: 1000,
  *   logger,
- *   notifier: { notify: (set) => Promise.resolve(void calls.push(set.seq)) },
+ *   notify: (set) => Promise.resolve(void calls.push(set.seq)),
  * }], { signal: new AbortController().signal, logger });
  * for (let seq = 1; seq <= 3; seq++) {
  *   dispatcher.submit({ seq, initial: false, changes: [] }, {
@@ -434,7 +438,6 @@ export class NotifyDispatcher {
 
   async #pump(lane: Lane): Promise<void> {
     const { slot, stats } = lane;
-    const label = { plugin: slot.plugin, instance: slot.instance, hook: "notify" };
     try {
       while (lane.pending) {
         if (this.#quietLeft(lane) > 0) await this.#quiet(lane);
@@ -450,7 +453,7 @@ export class NotifyDispatcher {
         let item = lane.pending;
         lane.pending = undefined;
         if (item === undefined) break;
-        if (item.changeSet.initial && slot.notifier.skipInitial) {
+        if (item.changeSet.initial && slot.skipInitial) {
           stats.skipped++;
           slot.logger.debug("initial change set not notified (skipInitial)", {
             plugin: slot.plugin,
@@ -461,13 +464,9 @@ export class NotifyDispatcher {
         }
         for (let attempt = 1;; attempt++) {
           const current = item;
-          const call = invokeHook(
-            label,
-            slot.timeoutMs,
-            this.#callSignal,
-            () => slot.notifier.notify(current.changeSet, current.result),
-          ).then(() => undefined, (e: unknown) => e ?? new Error("notify rejected"));
-          // A hook that ignores its signal would keep invokeHook waiting for the full timeout;
+          const call = slot.notify(current.changeSet, current.result, this.#callSignal)
+            .then(() => undefined, (e: unknown) => e ?? new Error("notify rejected"));
+          // A hook that ignores its signal would keep the wrapper waiting for its full timeout;
           // on shutdown nothing should wait for it.
           const error = await untilAborted(call, this.#callSignal);
           if (error === undefined) {
@@ -491,7 +490,7 @@ export class NotifyDispatcher {
           }
           const reason = reasonOf(error);
           stats.lastError = reason;
-          const policy = slot.notifier.retry;
+          const policy = slot.retry;
           const fields = {
             plugin: slot.plugin,
             instance: slot.instance,

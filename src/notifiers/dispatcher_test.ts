@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import type { ChangeSet, WriteResult } from "../model.ts";
 import { type Notifier, NotifyError } from "../plugin/contract.ts";
-import { PluginError } from "../plugin/invoke.ts";
+import { invokeHook, PluginError } from "../host/invoke.ts";
+import type { Logger } from "../plugin/logger.ts";
 import { recordingLogger } from "../testing/logger.ts";
 import {
   mergeChangeSets,
+  type NotifierSlot,
   NotifyDispatcher,
   type NotifyDispatcherOptions,
   type NotifyItem,
@@ -63,6 +65,30 @@ function scripted(
   };
 }
 
+/** A slot as the plugin host makes it: `notify` through the hook wrapper, with its timeout. */
+function slotOf(
+  plugin: string,
+  instance: string,
+  notifier: Notifier,
+  timeoutMs: number,
+  logger: Logger,
+): NotifierSlot {
+  return {
+    plugin,
+    instance,
+    retry: notifier.retry,
+    skipInitial: notifier.skipInitial,
+    logger,
+    notify: (changeSet, result, signal) =>
+      invokeHook(
+        { plugin, instance, hook: "notify" },
+        timeoutMs,
+        signal,
+        () => notifier.notify(changeSet, result),
+      ),
+  };
+}
+
 function dispatcherFor(
   notifiers: Record<string, Notifier>,
   opts: Partial<NotifyDispatcherOptions> & { timeoutMs?: number } = {},
@@ -71,13 +97,15 @@ function dispatcherFor(
   const controller = new AbortController();
   const sleeps: number[] = [];
   const dispatcher = new NotifyDispatcher(
-    Object.entries(notifiers).map(([instance, notifier]) => ({
-      plugin: "test-plugin",
+    Object.entries(notifiers).map((
+      [instance, notifier],
+    ) => (slotOf(
+      "test-plugin",
       instance,
       notifier,
-      timeoutMs: opts.timeoutMs ?? 5_000,
-      logger: logger.child(instance),
-    })),
+      opts.timeoutMs ?? 5_000,
+      logger.child(instance),
+    ))),
     {
       signal: opts.signal ?? controller.signal,
       logger,
@@ -256,13 +284,13 @@ Deno.test("NotifyDispatcher waits for a quiet moment so that a burst is one noti
   const clock = new FakeClock();
   const notifier = scripted(() => Promise.resolve());
   const { logger } = recordingLogger();
-  const dispatcher = new NotifyDispatcher([{
-    plugin: "p",
-    instance: "n",
-    notifier,
-    timeoutMs: 5_000,
+  const dispatcher = new NotifyDispatcher([slotOf("p", "n", notifier, 5_000, logger)], {
+    signal: new AbortController().signal,
     logger,
-  }], { signal: new AbortController().signal, logger, clock, quietMs: 250, maxDelayMs: 2000 });
+    clock,
+    quietMs: 250,
+    maxDelayMs: 2000,
+  });
   for (let seq = 1; seq <= 3; seq++) {
     dispatcher.submit(set(seq), wrote(`/d/${seq}`));
     await clock.advance(200);
@@ -437,13 +465,10 @@ Deno.test("NotifyDispatcher stops a retry sleep promptly when its signal aborts"
   }, { retry: { retries: 5, backoffMs: 3_600_000, maxDelayMs: 3_600_000 } });
   // The real, abortable sleep: an hour-long backoff must end at the abort.
   const { logger } = recordingLogger();
-  const dispatcher = new NotifyDispatcher([{
-    plugin: "test-plugin",
-    instance: "n",
-    notifier,
-    timeoutMs: 1_000,
+  const dispatcher = new NotifyDispatcher([slotOf("test-plugin", "n", notifier, 1_000, logger)], {
+    signal: controller.signal,
     logger,
-  }], { signal: controller.signal, logger });
+  });
   dispatcher.submit(set(1), wrote("/d/1"));
   await dispatcher.idle();
   assert.equal(notifier.calls.length, 1);
@@ -474,8 +499,8 @@ Deno.test("NotifyDispatcher rejects duplicate instance labels", () => {
   assert.throws(
     () =>
       new NotifyDispatcher([
-        { plugin: "p", instance: "x", notifier: n, timeoutMs: 1, logger },
-        { plugin: "p", instance: "x", notifier: n, timeoutMs: 1, logger },
+        slotOf("p", "x", n, 1, logger),
+        slotOf("p", "x", n, 1, logger),
       ], { signal: new AbortController().signal, logger }),
     /duplicate notifier instance "x"/,
   );

@@ -72,7 +72,7 @@ export {
 } from "../model.ts";
 export type { LogFields, Logger } from "./logger.ts";
 export type { StandardSchemaV1 } from "./standard_schema.ts";
-export { defineKeyWriter, type KeyWriterSpec } from "../writers/key_writer.ts";
+export { defineKeyWriter, type KeyWriterSpec } from "./key_writer.ts";
 /**
  * The small Standard Schema builder the built-ins use for their options: no dependency, so a
  * plugin that uses it adds nothing to the sidecar's memory. zod or valibot work just as well.
@@ -84,4 +84,4 @@ export { defineKeyWriter, type KeyWriterSpec } from "../writers/key_writer.ts";
  * console.assert(options.safeParse({}).value?.suffix === ".ini");
  * ```
  */
-export * as schema from "./schema.ts";
+export * as schema from "./_schema.ts";

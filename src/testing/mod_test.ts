@@ -2,14 +2,20 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { z } from "zod";
 import { defineKeyWriter, defineNotifier, defineWriter, NotifyError } from "../plugin/mod.ts";
-import { PluginError } from "../plugin/invoke.ts";
-import { PluginOptionsError } from "../plugin/instantiate.ts";
-import { changeSetOf, recordingLogger, runNotifier, runWriter, tempSink } from "./mod.ts";
+import { PluginError } from "../host/invoke.ts";
+import {
+  assertWriterContract,
+  changeSetOf,
+  recordingLogger,
+  runNotifier,
+  runWriter,
+  tempSink,
+} from "./mod.ts";
 
 const txt = defineKeyWriter({
   name: "txt-test",
   defaultKeys: ["*.txt"],
-  check: (content) => content.length > 10 ? "too long" : undefined,
+  fileContent: (_key, bytes) => bytes.length > 10 ? { refuse: "too long" } : bytes,
 });
 
 Deno.test("changeSetOf builds upsert and delete changes with entries as bytes", () => {
@@ -118,7 +124,7 @@ Deno.test("runWriter validates options and accepts files in several directories"
   try {
     await assert.rejects(
       runWriter(txt, { keys: "*.txt" }, changeSetOf([{ name: "a", dir }])),
-      (e) => e instanceof PluginOptionsError && /keys: /.test(e.message),
+      (e) => e instanceof Error && /invalid options: keys: /.test(e.message),
     );
     const sub = join(dir, "sub");
     const run = await runWriter(
@@ -205,4 +211,50 @@ Deno.test("recordingLogger is re-exported from the testing kit", () => {
   const { logger, records } = recordingLogger(["kit"]);
   logger.warn("w");
   assert.equal(records[0]?.category, "kit");
+});
+
+Deno.test("assertWriterContract() names the rule a writer breaks", async () => {
+  // Writes around the sink: nothing is owned, so nothing is ever removed or protected.
+  const around = defineWriter({
+    name: "around",
+    create: () => ({
+      async write(set) {
+        const written: string[] = [];
+        for (const change of set.changes) {
+          for (const [key, bytes] of change.entries) {
+            await Deno.writeFile(join(change.dir, key), bytes);
+            written.push(join(change.dir, key));
+          }
+        }
+        return { written, removed: [], rejected: [] };
+      },
+    }),
+  });
+  await assert.rejects(
+    assertWriterContract(around, { sample: { "a.txt": "x" } }),
+    /writer "around" breaks the writer contract: 2: rewrote/,
+  );
+  // Goes through the sink but never lets go of a file.
+  const hoarder = defineWriter({
+    name: "hoarder",
+    create: (_o, ctx) => ({
+      async write(set) {
+        const items = set.changes.map((change) => ({
+          ref: change.ref,
+          files: [...change.entries].map(([key, content]) => ({
+            path: join(change.dir, key),
+            content,
+          })),
+          keep: ctx.sink.owned(change.ref),
+        }));
+        const out = await ctx.sink.syncAll(items);
+        return { written: out.written, removed: out.removed, rejected: [] };
+      },
+    }),
+  });
+  await assert.rejects(
+    assertWriterContract(hoarder, { sample: { "a.txt": "x", "b.txt": "y" } }),
+    /breaks the writer contract: 4: removing key a\.txt removed no file/,
+  );
+  await assertWriterContract(txt, { sample: { "a.txt": "x", "b.txt": "y" } });
 });

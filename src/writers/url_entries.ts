@@ -11,9 +11,10 @@
  */
 import type { DownloadOptions } from "../config/types.ts";
 import { redactSecrets } from "../util/redact.ts";
-import type { Change, ChangeSet } from "../model.ts";
+import { type Change, type ChangeSet, refKey } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { sleep } from "../util/clock.ts";
+import { errorMessage } from "../util/errors.ts";
 import {
   basicAuthorization,
   type CredentialEncoding,
@@ -89,20 +90,29 @@ export function urlEntryOptions(
   };
 }
 
+/** A change set with its `.url` entries resolved, and the keys whose download failed. */
+export interface ResolvedEntries {
+  changeSet: ChangeSet;
+  /** Per object ({@linkcode refKey}), keys whose content could not be obtained this time. */
+  held: Map<string, Set<string>>;
+}
+
 /**
- * Returns `changeSet` with every `.url` entry replaced by its downloaded content (or held).
+ * Returns `changeSet` with every `.url` entry replaced by its downloaded content; a key whose
+ * download failed is left out and listed in `held` (its last good file stays).
  *
  * @example
  * ```ts ignore
- * const resolved = await resolveUrlEntries(changeSet, { timeoutMs: 10_000, retries: 3, backoffMs: 500, retryStatuses: [], logger, signal });
+ * const { changeSet: resolved, held } = await resolveUrlEntries(changeSet, options);
  * ```
  */
 export async function resolveUrlEntries(
   changeSet: ChangeSet,
   opts: UrlEntryOptions,
-): Promise<ChangeSet> {
+): Promise<ResolvedEntries> {
+  const heldKeys = new Map<string, Set<string>>();
   if (!changeSet.changes.some((c) => [...c.entries.keys()].some((k) => k.endsWith(SUFFIX)))) {
-    return changeSet;
+    return { changeSet, held: heldKeys };
   }
   const changes: Change[] = [];
   for (const change of changeSet.changes) {
@@ -114,11 +124,11 @@ export async function resolveUrlEntries(
       continue;
     }
     const entries = new Map(change.entries);
-    const held = new Set(change.held ?? []);
+    const held = new Set<string>();
     for (const key of urlKeys) {
       entries.delete(key);
       const target = key.slice(0, -SUFFIX.length);
-      const object = `${change.ref.kind}/${change.ref.namespace}/${change.ref.name}`;
+      const object = refKey(change.ref);
       const raw = new TextDecoder().decode(change.entries.get(key)).trim();
       try {
         entries.set(target, await download(raw, opts));
@@ -128,13 +138,14 @@ export async function resolveUrlEntries(
           object,
           key,
           url: safeUrl(raw),
-          error: e instanceof Error ? e.message : String(e),
+          error: errorMessage(e),
         });
       }
     }
-    changes.push({ ...change, entries, held });
+    changes.push({ ...change, entries });
+    if (held.size > 0) heldKeys.set(refKey(change.ref), held);
   }
-  return { ...changeSet, changes };
+  return { changeSet: { ...changeSet, changes }, held: heldKeys };
 }
 
 /** The URL for logs: no userinfo, and no query, which often carries a token (presigned URLs). */

@@ -36,7 +36,7 @@ function options(
   };
 }
 
-const text = (cs: ChangeSet, key: string) =>
+const text = ({ changeSet: cs }: { changeSet: ChangeSet }, key: string) =>
   new TextDecoder().decode(cs.changes[0]!.entries.get(key));
 
 Deno.test("urlEntryOptions() sends credentials to REQ_URL's origin and REQ_AUTH_ORIGINS only", async () => {
@@ -79,7 +79,7 @@ Deno.test("resolveUrlEntries() says when a 401 comes from an origin that does no
       },
     }),
   );
-  assert.ok(out.changes[0]!.held?.has("a.json"), "the last good file stays");
+  assert.ok(out.held.get("configmap/ns/dash")?.has("a.json"), "the last good file stays");
   const error = String(records.find((r) => r.level === "error")?.fields.error);
   assert.equal(
     error,
@@ -136,6 +136,6 @@ Deno.test("resolveUrlEntries() retries exactly the statuses it is given", async 
     changeSet({ "a.txt.url": `${flaky.url}/a` }),
     options(logger, { retries: 3, retryStatuses: [500] }),
   );
-  assert.ok(held.changes[0]!.held?.has("a.txt"));
+  assert.ok(held.held.get("configmap/ns/dash")?.has("a.txt"));
   assert.equal(flaky.received.length, 1, "a 503 is final when only 500 is retried");
 });

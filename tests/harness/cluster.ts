@@ -57,7 +57,21 @@ export interface ClusterOptions {
   echo?: boolean;
   /** Where to write the admin kubeconfig; inside the data dir by default. */
   kubeconfigPath?: string;
+  /**
+   * Write an audit log to this path (JSON lines at `Metadata` level, no bodies): counts a client's
+   * requests exactly, e.g. the requests an idle sidecar makes. A watch logs `ResponseStarted` and
+   * `ResponseComplete`, any other request `ResponseComplete`: count distinct `auditID`s.
+   */
+  auditLogPath?: string;
 }
+
+/** Every request, without bodies; the stage before anything was answered is left out. */
+const AUDIT_POLICY = JSON.stringify({
+  apiVersion: "audit.k8s.io/v1",
+  kind: "Policy",
+  omitStages: ["RequestReceived"],
+  rules: [{ level: "Metadata" }],
+});
 
 /** A running etcd + kube-apiserver. */
 export class Cluster implements AsyncDisposable {
@@ -425,6 +439,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       "--allow-privileged=true",
       "--v=0",
     ];
+    if (opts.auditLogPath) {
+      const policy = join(dataDir, "audit-policy.json");
+      await Deno.writeTextFile(policy, AUDIT_POLICY);
+      apiserverArgs.push(
+        `--audit-policy-file=${policy}`,
+        `--audit-log-path=${opts.auditLogPath}`,
+        "--audit-log-format=json",
+        "--audit-log-mode=blocking",
+      );
+    }
     const apiserver = processes.spawn("kube-apiserver", bins.apiserver, apiserverArgs, { echo });
     const kubeconfigPath = opts.kubeconfigPath ?? join(dataDir, "kubeconfig");
     const cluster = new Cluster({

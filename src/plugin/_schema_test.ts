@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import * as s from "./schema.ts";
+import * as s from "./_schema.ts";
 import { type StandardSchemaV1, validate } from "./standard_schema.ts";
 
 /** Compile-time equality of two types: `true` only when they are the same. */

@@ -15,10 +15,11 @@
  */
 import { basename, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { PipelineSpec, PluginInstanceSpec } from "../config/file.ts";
-import type { AnyNotifierDefinition, AnyWriterDefinition } from "./contract.ts";
-import { BUILTIN_NOTIFIERS, BUILTIN_WRITERS } from "./registry.ts";
-import type { StandardSchemaV1 } from "./standard_schema.ts";
+import type { PipelineSpec, PluginInstanceSpec } from "./spec.ts";
+import type { AnyNotifierDefinition, AnyWriterDefinition } from "../plugin/contract.ts";
+import { BUILTIN_NOTIFIERS, BUILTIN_WRITERS } from "../../plugins/registry.ts";
+import type { StandardSchemaV1 } from "../plugin/standard_schema.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Plugin kinds. */
 export type PluginKind = "writer" | "notifier";
@@ -29,7 +30,7 @@ export interface LoadedInstanceSpec {
   /** The instance's `id`, else `writers[i]` / `notifiers[i]`. */
   label: string;
   definition: AnyWriterDefinition | AnyNotifierDefinition;
-  /** Raw options from the configuration, not validated yet. */
+  /** Options from the configuration; after {@linkcode validateOptions}, the validated value. */
   options: unknown;
   /** The instance's timeout override (ms), if the configuration gives one. */
   timeoutMs?: number | undefined;
@@ -138,8 +139,10 @@ export async function loadPipeline(
 
 /**
  * Validates each instance's options with its plugin's Standard Schema, so that bad options stop
- * the process before anything is written. Returns every problem, naming instance and field
- * (`writers[1] "yaml-file": options.keys: expected array`); empty when all are valid.
+ * the process before anything is written, and keeps the validated value (defaults applied) in
+ * `options`: validated once, here, and handed to `create` as is. Returns every problem, naming
+ * instance and field (`writers[1] "yaml-file": options.keys: expected array`); empty when all are
+ * valid.
  *
  * @example
  * ```ts
@@ -152,25 +155,49 @@ export async function loadPipeline(
  */
 export async function validateOptions(loaded: LoadedInstanceSpec[]): Promise<string[]> {
   const perInstance = await Promise.all(loaded.map(async (l) => {
-    const schema = l.definition.options as StandardSchemaV1 | undefined;
-    if (schema === undefined) return [];
     const named = `${l.source === undefined ? "" : `${l.source}: `}${l.label} ${
       JSON.stringify(l.use)
     }`;
-    try {
-      const result = await schema["~standard"].validate(l.options ?? {});
-      if (!result.issues) return [];
-      return result.issues.map((issue) => {
+    const r = await checkOptions(l.definition, l.options);
+    if ("issues" in r) return r.issues.map((issue) => `${named}: ${issue}`);
+    l.options = r.value;
+    return [];
+  }));
+  return perInstance.flat();
+}
+
+/**
+ * Checks `raw` against `def`'s options schema: the validated value (defaults applied), or every
+ * issue as `options.<field>: <message>`. Without a schema, `raw` is the value.
+ *
+ * @example
+ * ```ts
+ * import { checkOptions } from "./loader.ts";
+ * import txtFile from "../../plugins/txt_file/mod.ts";
+ * const r = await checkOptions(txtFile, { keys: "*.txt" });
+ * console.assert("issues" in r && r.issues[0]!.startsWith("options.keys: "));
+ * ```
+ */
+export async function checkOptions(
+  def: AnyWriterDefinition | AnyNotifierDefinition,
+  raw: unknown,
+): Promise<{ value: unknown } | { issues: string[] }> {
+  const schema = def.options as StandardSchemaV1 | undefined;
+  if (schema === undefined) return { value: raw };
+  try {
+    const result = await schema["~standard"].validate(raw ?? {});
+    if (!result.issues) return { value: result.value };
+    return {
+      issues: result.issues.map((issue) => {
         const path = (issue.path ?? []).map((p) =>
           String(typeof p === "object" && p !== null ? p.key : p)
         );
-        return `${named}: ${["options", ...path].join(".")}: ${issue.message}`;
-      });
-    } catch (e) {
-      return [`${named}: options: the schema failed: ${e instanceof Error ? e.message : e}`];
-    }
-  }));
-  return perInstance.flat();
+        return `${["options", ...path].join(".")}: ${issue.message}`;
+      }),
+    };
+  } catch (e) {
+    return { issues: [`options: the schema failed: ${errorMessage(e)}`] };
+  }
 }
 
 /**

@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import * as s from "./schema.ts";
+ * import * as s from "./_schema.ts";
  *
  * const options = s.object({
  *   url: s.url(),
@@ -41,7 +41,7 @@ import type { StandardSchemaV1 } from "./standard_schema.ts";
  *
  * @example
  * ```ts
- * import { array, type Issue, string } from "./schema.ts";
+ * import { array, type Issue, string } from "./_schema.ts";
  * const issues: readonly Issue[] = array(string()).safeParse(["a", 1]).issues ?? [];
  * console.assert(issues[0]?.message === "expected string, received number");
  * console.assert(issues[0]?.path[0] === 1);
@@ -57,7 +57,7 @@ export interface Issue extends StandardSchemaV1.Issue {
  *
  * @example
  * ```ts
- * import { number, type Result } from "./schema.ts";
+ * import { number, type Result } from "./_schema.ts";
  * const r: Result<number> = number().positive().safeParse(0);
  * console.assert(r.issues?.[0]?.message === "expected number > 0, received 0");
  * ```
@@ -72,7 +72,7 @@ export type Result<Output> =
  *
  * @example
  * ```ts
- * import { Schema, type SchemaDef } from "./schema.ts";
+ * import { Schema, type SchemaDef } from "./_schema.ts";
  * const def: SchemaDef = {
  *   parse: (value) =>
  *     typeof value === "bigint"
@@ -94,7 +94,7 @@ export interface SchemaDef {
  *
  * @example
  * ```ts
- * import * as s from "./schema.ts";
+ * import * as s from "./_schema.ts";
  * const options = s.object({ keys: s.array(s.string()).optional(), n: s.number().default(1) });
  * const a: s.Input<typeof options> = {};
  * const b: s.Input<typeof options> = { keys: ["*.json"], n: 2 };
@@ -109,7 +109,7 @@ export type Input<S extends StandardSchemaV1> = NonNullable<S["~standard"]["type
  *
  * @example
  * ```ts
- * import * as s from "./schema.ts";
+ * import * as s from "./_schema.ts";
  * const options = s.object({ n: s.number().default(1) });
  * const value: s.Infer<typeof options> = { n: 1 }; // `n` is required here
  * console.assert(value.n === 1);
@@ -175,7 +175,7 @@ function plural(n: number, one: string, many: string): string {
  *
  * @example
  * ```ts
- * import { number, type Schema } from "./schema.ts";
+ * import { number, type Schema } from "./_schema.ts";
  * const port: Schema<number | undefined, number> = number().int().min(1).max(65535).default(80);
  * console.assert(port.safeParse(undefined).value === 80);
  * const r = await port["~standard"].validate(0);
@@ -193,7 +193,7 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
-   * import { Schema } from "./schema.ts";
+   * import { Schema } from "./_schema.ts";
    * const anything = new Schema<unknown, unknown>({ parse: (value) => ({ value }) });
    * console.assert(anything.safeParse(null).value === null);
    * ```
@@ -212,7 +212,7 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
-   * import { string } from "./schema.ts";
+   * import { string } from "./_schema.ts";
    * const r = string().min(1).safeParse("");
    * console.assert(r.issues?.[0]?.message === "expected non-empty string, received empty string");
    * ```
@@ -239,7 +239,7 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
-   * import * as s from "./schema.ts";
+   * import * as s from "./_schema.ts";
    * const options = s.object({ a: s.string().optional(), b: s.string().optional() })
    *   .refine((o) => (o.a === undefined) !== (o.b === undefined), "give exactly one of a or b", {
    *     path: (o) => [o.a === undefined ? "a" : "b"],
@@ -268,7 +268,7 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
-   * import { string } from "./schema.ts";
+   * import { string } from "./_schema.ts";
    * console.assert(string().optional().safeParse(undefined).issues === undefined);
    * console.assert(string().safeParse(undefined).issues?.[0]?.message === "required");
    * ```
@@ -285,7 +285,7 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
-   * import { array, string } from "./schema.ts";
+   * import { array, string } from "./_schema.ts";
    * const keys = array(string()).default(["*"]);
    * const a = keys.safeParse(undefined).value;
    * a?.push("x");
@@ -305,7 +305,7 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
  *
  * @example
  * ```ts
- * import { string, type StringSchema } from "./schema.ts";
+ * import { string, type StringSchema } from "./_schema.ts";
  * const name: StringSchema = string().min(1).regex(/^[a-z-]+$/, "kebab-case");
  * console.assert(name.safeParse("Bad").issues?.[0]?.message === "kebab-case");
  * ```
@@ -316,7 +316,7 @@ export class StringSchema extends Schema<string, string> {
    *
    * @example
    * ```ts
-   * import { string } from "./schema.ts";
+   * import { string } from "./_schema.ts";
    * console.assert(string().min(2).safeParse("a").issues?.[0]?.message ===
    *   "expected at least 2 characters, received 1");
    * ```
@@ -337,7 +337,7 @@ export class StringSchema extends Schema<string, string> {
    *
    * @example
    * ```ts
-   * import { string } from "./schema.ts";
+   * import { string } from "./_schema.ts";
    * console.assert(string().regex(/^\d+$/).safeParse("1a").issues?.[0]?.message ===
    *   "expected string matching /^\\d+$/");
    * ```
@@ -353,7 +353,7 @@ export class StringSchema extends Schema<string, string> {
  *
  * @example
  * ```ts
- * import { number, type NumberSchema } from "./schema.ts";
+ * import { number, type NumberSchema } from "./_schema.ts";
  * const ms: NumberSchema = number().int().positive().max(600_000);
  * console.assert(ms.safeParse(700_000).issues?.[0]?.message ===
  *   "expected number <= 600000, received 700000");
@@ -365,7 +365,7 @@ export class NumberSchema extends Schema<number, number> {
    *
    * @example
    * ```ts
-   * import { number } from "./schema.ts";
+   * import { number } from "./_schema.ts";
    * console.assert(number().int().safeParse(1.5).issues?.[0]?.message ===
    *   "expected integer, received 1.5");
    * ```
@@ -379,7 +379,7 @@ export class NumberSchema extends Schema<number, number> {
    *
    * @example
    * ```ts
-   * import { number } from "./schema.ts";
+   * import { number } from "./_schema.ts";
    * console.assert(number().min(0).safeParse(-1).issues?.[0]?.message ===
    *   "expected number >= 0, received -1");
    * ```
@@ -393,7 +393,7 @@ export class NumberSchema extends Schema<number, number> {
    *
    * @example
    * ```ts
-   * import { number } from "./schema.ts";
+   * import { number } from "./_schema.ts";
    * console.assert(number().max(10).safeParse(11).issues?.[0]?.message ===
    *   "expected number <= 10, received 11");
    * ```
@@ -407,7 +407,7 @@ export class NumberSchema extends Schema<number, number> {
    *
    * @example
    * ```ts
-   * import { number } from "./schema.ts";
+   * import { number } from "./_schema.ts";
    * console.assert(number().positive().safeParse(0).issues?.[0]?.message ===
    *   "expected number > 0, received 0");
    * ```
@@ -422,7 +422,7 @@ export class NumberSchema extends Schema<number, number> {
  *
  * @example
  * ```ts
- * import { array, type ArraySchema, string } from "./schema.ts";
+ * import { array, type ArraySchema, string } from "./_schema.ts";
  * const keys: ArraySchema<string, string> = array(string()).min(1);
  * console.assert(keys.safeParse([]).issues?.[0]?.message === "expected at least 1 item, received 0");
  * ```
@@ -433,7 +433,7 @@ export class ArraySchema<I, O> extends Schema<I[], O[]> {
    *
    * @example
    * ```ts
-   * import { array, number } from "./schema.ts";
+   * import { array, number } from "./_schema.ts";
    * console.assert(array(number()).min(2).safeParse([1]).issues?.[0]?.message ===
    *   "expected at least 2 items, received 1");
    * ```
@@ -451,7 +451,7 @@ export class ArraySchema<I, O> extends Schema<I[], O[]> {
  *
  * @example
  * ```ts
- * import { string } from "./schema.ts";
+ * import { string } from "./_schema.ts";
  * console.assert(string().safeParse(1).issues?.[0]?.message === "expected string, received number");
  * ```
  */
@@ -466,7 +466,7 @@ export function string(): StringSchema {
  *
  * @example
  * ```ts
- * import { number } from "./schema.ts";
+ * import { number } from "./_schema.ts";
  * console.assert(number().safeParse("1").issues?.[0]?.message === "expected number, received string");
  * console.assert(number().safeParse(NaN).issues?.[0]?.message === "expected number, received NaN");
  * ```
@@ -486,7 +486,7 @@ export function number(): NumberSchema {
  *
  * @example
  * ```ts
- * import { boolean } from "./schema.ts";
+ * import { boolean } from "./_schema.ts";
  * console.assert(boolean().safeParse("true").issues?.[0]?.message ===
  *   "expected boolean, received string");
  * ```
@@ -503,7 +503,7 @@ export function boolean(): Schema<boolean, boolean> {
  *
  * @example
  * ```ts
- * import { url } from "./schema.ts";
+ * import { url } from "./_schema.ts";
  * console.assert(url().safeParse("http://127.0.0.1:9090/-/reload").value === "http://127.0.0.1:9090/-/reload");
  * console.assert(url().safeParse("ftp://h/").issues?.[0]?.message ===
  *   "must be an http:// or https:// URL");
@@ -531,7 +531,7 @@ export function url(message = "must be an http:// or https:// URL"): Schema<stri
  *
  * @example
  * ```ts
- * import { literal } from "./schema.ts";
+ * import { literal } from "./_schema.ts";
  * console.assert(literal("v1").safeParse("v2").issues?.[0]?.message === 'expected "v1"');
  * console.assert(literal(1).safeParse("1").issues?.[0]?.message === "expected 1, received string");
  * ```
@@ -556,7 +556,7 @@ export function literal<const T extends string | number | boolean | null>(
  *
  * @example
  * ```ts
- * import { oneOf } from "./schema.ts";
+ * import { oneOf } from "./_schema.ts";
  * const method = oneOf(["GET", "POST"]);
  * console.assert(method.safeParse("PUT").issues?.[0]?.message === 'expected one of "GET" | "POST"');
  * console.assert(method.safeParse(1).issues?.[0]?.message ===
@@ -587,7 +587,7 @@ export { oneOf as enum };
  *
  * @example
  * ```ts
- * import { array, string } from "./schema.ts";
+ * import { array, string } from "./_schema.ts";
  * const r = array(string()).safeParse("*.json");
  * console.assert(r.issues?.[0]?.message === "expected array, received string");
  * ```
@@ -614,7 +614,7 @@ export function array<I, O>(item: Schema<I, O>): ArraySchema<I, O> {
  *
  * @example
  * ```ts
- * import { record, string } from "./schema.ts";
+ * import { record, string } from "./_schema.ts";
  * const headers = record(string(), { keys: string().regex(/^[A-Za-z-]+$/, "not a header name") });
  * console.assert(headers.safeParse({ "X-A": "1" }).issues === undefined);
  * const r = headers.safeParse({ "X A": "1" });
@@ -647,7 +647,7 @@ export function record<I, O>(
  *
  * @example
  * ```ts
- * import { number, type Shape, string } from "./schema.ts";
+ * import { number, type Shape, string } from "./_schema.ts";
  * const shape: Shape = { name: string(), port: number().optional() };
  * console.assert(Object.keys(shape).length === 2);
  * ```
@@ -669,7 +669,7 @@ type Flat<T> = { [K in keyof T]: T[K] } & unknown;
  *
  * @example
  * ```ts
- * import { type ObjectInput, string } from "./schema.ts";
+ * import { type ObjectInput, string } from "./_schema.ts";
  * const shape = { a: string(), b: string().optional() };
  * const value: ObjectInput<typeof shape> = { a: "x" };
  * console.assert(value.a === "x");
@@ -684,7 +684,7 @@ export type ObjectInput<S extends Shape> = Flat<
  *
  * @example
  * ```ts
- * import { number, type ObjectOutput } from "./schema.ts";
+ * import { number, type ObjectOutput } from "./_schema.ts";
  * const shape = { n: number().default(1) };
  * const value: ObjectOutput<typeof shape> = { n: 1 };
  * console.assert(value.n === 1);
@@ -702,7 +702,7 @@ export type ObjectOutput<S extends Shape> = Flat<
  *
  * @example
  * ```ts
- * import * as s from "./schema.ts";
+ * import * as s from "./_schema.ts";
  * const options = s.object({ keys: s.array(s.string().min(1)).min(1).optional() });
  * console.assert(options.safeParse({}).issues === undefined);
  * const issues = options.safeParse({ keys: [""], kyes: [] }).issues ?? [];

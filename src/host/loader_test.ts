@@ -11,7 +11,7 @@ import {
   type LoadPipelineOptions,
   validateOptions,
 } from "./loader.ts";
-import { BUILTIN_WRITERS } from "./registry.ts";
+import { BUILTIN_WRITERS } from "../../plugins/registry.ts";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "../../tests/fixtures/plugins");
 

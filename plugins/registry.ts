@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AnyNotifierDefinition, AnyWriterDefinition } from "./contract.ts";
+import type { AnyNotifierDefinition, AnyWriterDefinition } from "../src/plugin/contract.ts";
 
 type Loader<D> = () => Promise<{ default: D }>;
 
@@ -19,10 +19,10 @@ type Loader<D> = () => Promise<{ default: D }>;
  * ```
  */
 export const BUILTIN_WRITERS: Readonly<Record<string, Loader<AnyWriterDefinition>>> = {
-  "json-file": () => import("../../plugins/json_file/mod.ts"),
-  "yaml-file": () => import("../../plugins/yaml_file/mod.ts"),
-  "txt-file": () => import("../../plugins/txt_file/mod.ts"),
-  "raw-file": () => import("../../plugins/raw_file/mod.ts"),
+  "json-file": () => import("./json_file/mod.ts"),
+  "yaml-file": () => import("./yaml_file/mod.ts"),
+  "txt-file": () => import("./txt_file/mod.ts"),
+  "raw-file": () => import("./raw_file/mod.ts"),
 };
 
 /**
@@ -35,9 +35,9 @@ export const BUILTIN_WRITERS: Readonly<Record<string, Loader<AnyWriterDefinition
  * ```
  */
 export const BUILTIN_NOTIFIERS: Readonly<Record<string, Loader<AnyNotifierDefinition>>> = {
-  "http-basic": () => import("../../plugins/http_basic/mod.ts"),
-  "script": () => import("../../plugins/script/mod.ts"),
-  "webhook": () => import("../../plugins/webhook/mod.ts"),
-  "signal": () => import("../../plugins/signal/mod.ts"),
-  "slack": () => import("../../plugins/slack/mod.ts"),
+  "http-basic": () => import("./http_basic/mod.ts"),
+  "script": () => import("./script/mod.ts"),
+  "webhook": () => import("./webhook/mod.ts"),
+  "signal": () => import("./signal/mod.ts"),
+  "slack": () => import("./slack/mod.ts"),
 };
