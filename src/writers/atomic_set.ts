@@ -206,7 +206,8 @@ export interface PublishPlan {
 
 /** What {@linkcode publish} did. */
 export interface PublishResult {
-  version: string;
+  /** The new version; undefined when the set is empty now (then there is no `..data`). */
+  version: string | undefined;
   /** Signature of each file of the new version. */
   sigs: Map<string, StatSignature>;
   /** Names of `link` where something else appeared meanwhile: left alone, not visible. */
@@ -216,7 +217,7 @@ export interface PublishResult {
   /** Names of `unlink` whose symlink was there and is gone now. */
   unlinked: string[];
   /** The previous version could not be removed (it is swept at the next start). */
-  cleanupError?: unknown;
+  cleanupError?: unknown | undefined;
 }
 
 /**
@@ -243,12 +244,14 @@ export interface PublishResult {
  */
 export async function publish(plan: PublishPlan, now: number): Promise<PublishResult> {
   const { dir } = plan;
+  const sigs = new Map<string, StatSignature>();
+  if (plan.files.length === 0) return await publishEmpty(plan);
   const version = versionName(now);
   const versionDir = join(dir, version);
-  const sigs = new Map<string, StatSignature>();
   const collided: string[] = [];
   const made: string[] = [];
   const dataTmp = join(dir, DATA_TMP);
+  let madeTmp = false;
   try {
     await Deno.mkdir(dir, { recursive: true });
     await Deno.mkdir(versionDir);
@@ -275,9 +278,10 @@ export async function publish(plan: PublishPlan, now: number): Promise<PublishRe
     }
     await removeDataTmp(dir);
     await Deno.symlink(version, dataTmp);
+    madeTmp = true;
     await Deno.rename(dataTmp, join(dir, DATA_LINK));
   } catch (e) {
-    await Deno.remove(dataTmp).catch(() => {});
+    if (madeTmp) await Deno.remove(dataTmp).catch(() => {});
     await Deno.remove(versionDir, { recursive: true }).catch(() => {});
     for (const path of made) await Deno.remove(path).catch(() => {});
     throw e;
@@ -291,6 +295,31 @@ export async function publish(plan: PublishPlan, now: number): Promise<PublishRe
       failed.set(name, e);
     }
   });
+  const { unlinked, cleanupError } = await afterSwitch(plan, failed);
+  return { version, sigs, collided, failed, unlinked, cleanupError };
+}
+
+/**
+ * A set without files has no `..data`: removing the link switches every reader to "no files" in
+ * one step; then the names and the last version go.
+ */
+async function publishEmpty(plan: PublishPlan): Promise<PublishResult> {
+  if (plan.current !== undefined) {
+    await Deno.remove(join(plan.dir, DATA_LINK)).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+  const failed = new Map<string, unknown>();
+  const { unlinked, cleanupError } = await afterSwitch(plan, failed);
+  return { version: undefined, sigs: new Map(), collided: [], failed, unlinked, cleanupError };
+}
+
+/** Removes the visible names of `plan.unlink` and the previous version. */
+async function afterSwitch(
+  plan: PublishPlan,
+  failed: Map<string, unknown>,
+): Promise<{ unlinked: string[]; cleanupError?: unknown }> {
+  const { dir } = plan;
   const unlinked: string[] = [];
   await eachSettled(plan.unlink, async (name) => {
     const path = join(dir, name);
@@ -305,13 +334,13 @@ export async function publish(plan: PublishPlan, now: number): Promise<PublishRe
     }
   });
   let cleanupError: unknown;
-  if (plan.current !== undefined && plan.current !== version) {
+  if (plan.current !== undefined) {
     await Deno.remove(join(dir, plan.current), { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) cleanupError = e;
     });
   }
   unlinked.sort();
-  return { version, sigs, collided, failed, unlinked, cleanupError };
+  return cleanupError === undefined ? { unlinked } : { unlinked, cleanupError };
 }
 
 /**

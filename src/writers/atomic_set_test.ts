@@ -57,7 +57,7 @@ Deno.test("publish() builds a version, switches ..data and removes the previous 
       plan(dir, first.version, {
         files: [{ name: "b", content: bytes("2") }, {
           name: "a",
-          from: join(dir, first.version, "a"),
+          from: join(dir, first.version!, "a"),
         }],
         link: ["b"],
       }),
@@ -67,13 +67,28 @@ Deno.test("publish() builds a version, switches ..data and removes the previous 
     assert.equal(second.sigs.get("a")?.ino, first.sigs.get("a")?.ino, "hard-linked");
     const third = await publish(
       plan(dir, second.version, {
-        files: [{ name: "b", from: join(dir, second.version, "b") }],
+        files: [{ name: "b", from: join(dir, second.version!, "b") }],
         unlink: ["a"],
       }),
       0,
     );
     assert.deepEqual(third.unlinked, ["a"]);
     assert.deepEqual(await names(dir), [DATA_LINK, third.version, "b"].sort());
+  });
+});
+
+Deno.test("publish() of no files removes ..data, the names and the last version", async () => {
+  await withDir(async (dir) => {
+    const first = await publish(
+      plan(dir, undefined, { files: [{ name: "a", content: bytes("1") }], link: ["a"] }),
+      0,
+    );
+    await Deno.writeTextFile(join(dir, "plain"), "p");
+    const out = await publish(plan(dir, first.version, { unlink: ["a"] }), 0);
+    assert.equal(out.version, undefined);
+    assert.deepEqual(out.unlinked, ["a"]);
+    assert.deepEqual(await names(dir), ["plain"]);
+    assert.equal(await currentVersion(dir), undefined);
   });
 });
 
@@ -124,7 +139,7 @@ Deno.test("inspectVisible() follows only the set's own link form", async () => {
     await Deno.mkdir(join(dir, "sub"));
     const a = await inspectVisible(join(dir, "a"));
     assert.equal(a.kind, "linked");
-    assert.equal(a.kind === "linked" && a.physical, join(dir, out.version, "a"));
+    assert.equal(a.kind === "linked" && a.physical, join(dir, out.version!, "a"));
     assert.equal((await inspectVisible(join(dir, "plain"))).kind, "file");
     assert.equal((await inspectVisible(join(dir, "planted"))).kind, "other");
     assert.equal((await inspectVisible(join(dir, "sub"))).kind, "other");

@@ -319,6 +319,27 @@ Deno.test("FileStore with atomicSet adopts the set's files when the record is lo
   });
 });
 
+Deno.test("FileStore with atomicSet brings in the loser's content when the winner leaves", async () => {
+  await withFolder(async (folder, open) => {
+    const store = await open();
+    const sink = store.scoped("w");
+    const path = join(folder, "dash.json");
+    await sink.sync(cm("bbb"), [{ path, content: bytes("B") }]);
+    const conflict = await sink.sync(cm("aaa"), [{ path, content: bytes("A") }]);
+    const won = await read(path);
+    const handover = await sink.remove(cm("aaa"));
+    const after = await read(path);
+    const last = await sink.remove(cm("bbb"));
+    await store.close();
+    assert.equal(conflict.warnings.length, 1);
+    assert.equal(won, "A");
+    assert.deepEqual(handover.written, [path]);
+    assert.equal(after, "B");
+    assert.deepEqual(last.removed, [path]);
+    assert.deepEqual(await names(folder), [RECORD_NAME], "an empty set leaves no ..data");
+  });
+});
+
 // --- restarts ----------------------------------------------------------------------------------
 
 Deno.test("FileStore with atomicSet recovers from a crash between building a version and switching", async () => {
