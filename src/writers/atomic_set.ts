@@ -97,7 +97,9 @@ export async function currentVersion(dir: string): Promise<string | undefined> {
     throw e;
   }
   const target = info.isSymlink ? await Deno.readLink(path) : undefined;
-  if (target === undefined || !isVersionName(target)) {
+  // The version itself must be a directory, not a symlink that leads elsewhere.
+  const version = target === undefined ? undefined : await lstatOrUndefined(join(dir, target));
+  if (target === undefined || !isVersionName(target) || (version && !version.isDirectory)) {
     throw new Error(
       `${path} exists but is not a link to a version k8s-gsidecar made, so this folder cannot ` +
         "be published as a whole set (was it made by the kubelet or someone else?)",
@@ -255,6 +257,10 @@ export async function publish(plan: PublishPlan, now: number): Promise<PublishRe
   try {
     await Deno.mkdir(dir, { recursive: true });
     await Deno.mkdir(versionDir);
+    // As traversable as the folder itself (and setgid where a volume's fsGroup made it so),
+    // whatever the umask: whoever could read the plain files can read the set.
+    const folderMode = (await Deno.stat(dir)).mode;
+    if (folderMode !== null) await Deno.chmod(versionDir, folderMode & 0o7777);
     await eachSettled(plan.files, async (file) => {
       const target = join(versionDir, file.name);
       sigs.set(

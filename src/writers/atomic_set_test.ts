@@ -153,6 +153,23 @@ Deno.test("currentVersion() refuses a ..data the sidecar did not make", async ()
     assert.equal(await currentVersion(dir), undefined);
     await Deno.symlink("..2025_01_02_15_04_05.123456789", join(dir, DATA_LINK));
     await assert.rejects(() => currentVersion(dir), /not a link to a version k8s-gsidecar made/);
+    // A version name that is itself a symlink could lead reads and links anywhere.
+    const planted = versionName(0);
+    await Deno.symlink("/etc", join(dir, planted));
+    await Deno.remove(join(dir, DATA_LINK));
+    await Deno.symlink(planted, join(dir, DATA_LINK));
+    await assert.rejects(() => currentVersion(dir), /not a link to a version k8s-gsidecar made/);
+  });
+});
+
+Deno.test("publish() gives a version the folder's mode, whatever the umask", async () => {
+  await withDir(async (dir) => {
+    await Deno.chmod(dir, 0o751);
+    const out = await publish(
+      plan(dir, undefined, { files: [{ name: "a", content: bytes("1") }], link: ["a"] }),
+      0,
+    );
+    assert.equal((await Deno.stat(join(dir, out.version!))).mode! & 0o7777, 0o751);
   });
 });
 
