@@ -727,8 +727,9 @@ export class FileStore {
   async #unpublishLeftover(dir: string): Promise<boolean> {
     if (this.#atomic || this.#checkedDirs.has(dir)) return false;
     this.#checkedDirs.add(dir);
+    // No set, or one the sidecar did not make (a kubelet volume): nothing to convert.
+    if (await currentVersion(dir).catch(() => undefined) === undefined) return false;
     try {
-      if (await currentVersion(dir) === undefined) return false;
       const names = await unpublish(dir);
       this.#logger.info("ATOMIC_SET is off: turned a whole-set folder back into plain files", {
         dir,
