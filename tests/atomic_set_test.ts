@@ -59,9 +59,10 @@ while (!(await exists(stop))) {
     gens.add(ga);
     reads++;
   } catch (e) {
-    // Removed after it was resolved: a new version is current, read again. A version that is
-    // there but lacks a file, or a file that does not parse, is a broken set.
-    if (e instanceof Deno.errors.NotFound && !(await exists(folder + "/" + version))) vanished++;
+    // Being removed after it was resolved: ..data names a newer version, read again. The version
+    // ..data still names lacking a file, or a file that does not parse, is a broken set.
+    const now = await Deno.readLink(folder + "/..data").catch(() => undefined);
+    if (e instanceof Deno.errors.NotFound && now !== version) vanished++;
     else mixed.push(version + ": " + e);
   }
   await new Promise((r) => setTimeout(r, 0));

@@ -64,9 +64,10 @@ async function readSet(dir: string, files: string[]): Promise<string[] | undefin
     try {
       got.push(await read(join(dir, version, f)));
     } catch (e) {
-      // The version was removed after the reader resolved it: it reads again. A version that is
-      // there without the file is incomplete, which must never happen.
-      if (e instanceof Deno.errors.NotFound && !await exists(join(dir, version))) return undefined;
+      // The version is being removed since the reader resolved it: it reads again. The version
+      // ..data still names without the file is incomplete, which must never happen.
+      const now = await Deno.readLink(join(dir, DATA_LINK)).catch(() => undefined);
+      if (e instanceof Deno.errors.NotFound && now !== version) return undefined;
       throw e;
     }
   }
