@@ -129,8 +129,11 @@ Deno.test("ATOMIC_SET: a reader of ..data never sees two change sets mixed, acro
     }
     first.proc.signal("SIGSTOP");
     caught = await publishUnderWay(folder);
-    if (caught !== undefined) first.proc.signal("SIGKILL");
-    else first.proc.signal("SIGCONT");
+    if (caught !== undefined) {
+      first.proc.signal("SIGKILL");
+      const current = await Deno.readLink(join(folder, "..data")).catch(() => "none");
+      caught += caught.endsWith(current) ? "; after the switch" : "; before the switch";
+    } else first.proc.signal("SIGCONT");
   }
   assert.ok(caught !== undefined, "the sidecar was never caught in the middle of a publish");
   await first.proc.wait();
