@@ -120,6 +120,7 @@ export async function runSidecar(opts: RunOptions): Promise<number> {
     logger: logger.child("reconciler"),
     apply: (step) => pipeline.apply(step),
   });
+  dispatcher.holdWhile(() => reconciler.busy);
   const timings = {
     watchServerTimeout: config.watchServerTimeout,
     watchClientTimeout: config.watchClientTimeout,

@@ -28,6 +28,7 @@ import {
   type NotifyItem,
 } from "./notifiers/dispatcher.ts";
 import { errorMessage } from "./util/errors.ts";
+import { family, type Metric } from "./util/metrics.ts";
 import { type FileStore, ownerKey, parseOwnerKey } from "./writers/file_store.ts";
 
 /** Options of {@linkcode Pipeline}. */
@@ -90,6 +91,18 @@ export class Pipeline {
       this.#count(result);
       this.#notify({ seq: this.#seq, initial: false, changes: [] }, result, false);
     });
+  }
+
+  /** What the write stage counts. */
+  metrics(): Metric[] {
+    const c = (name: string, help: string, value: number) => family(name, help, "counter", value);
+    return [
+      c("gsidecar_change_sets_total", "Change sets applied.", this.stats.changeSets),
+      c("gsidecar_files_written_total", "Files written.", this.stats.filesWritten),
+      c("gsidecar_files_removed_total", "Files removed.", this.stats.filesRemoved),
+      c("gsidecar_rejected_total", "Keys or objects the writers refused.", this.stats.rejected),
+      c("gsidecar_writer_errors_total", "Writer calls that failed.", this.stats.writerErrors),
+    ];
   }
 
   /** Writes one step; returns false when a writer failed (its files stay as they were). */

@@ -219,7 +219,10 @@ Deno.test("every documented variable works against a real API server", async (t)
           return r.body;
         }, { proc: s.proc, what: "/healthz failing while the API server is frozen" });
         assert.match(unhealthy, /configmap@health: no answer from the API server/);
-        assert.match(s.proc.output, /no event or bookmark for \d+(\.\d)?s/);
+        await eventually(
+          () => assert.match(s!.proc.output, /no event or bookmark for \d+(\.\d)?s/),
+          { proc: s.proc },
+        );
         cluster.apiserver.signal("SIGCONT");
         await eventually(async () => assert.equal((await get(`${url}/healthz`)).status, 200), {
           proc: s.proc,

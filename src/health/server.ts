@@ -158,36 +158,4 @@ function answer(req: Request, state: HealthState): Response {
   }
 }
 
-/** One metric family for {@linkcode renderMetrics}. */
-export interface Metric {
-  name: string;
-  help: string;
-  type: "counter" | "gauge";
-  samples: { labels?: Record<string, string>; value: number }[];
-}
-
-/**
- * Renders metric families in the Prometheus text format.
- *
- * @example
- * ```ts
- * import { renderMetrics } from "./server.ts";
- * renderMetrics([{ name: "up", help: "Up.", type: "gauge", samples: [{ value: 1 }] }]);
- * // "# HELP up Up.\n# TYPE up gauge\nup 1\n"
- * ```
- */
-export function renderMetrics(metrics: Metric[]): string {
-  let out = "";
-  for (const m of metrics) {
-    out += `# HELP ${m.name} ${m.help}\n# TYPE ${m.name} ${m.type}\n`;
-    for (const s of m.samples) {
-      const labels = Object.entries(s.labels ?? {})
-        .map(([k, v]) =>
-          `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
-        )
-        .join(",");
-      out += `${m.name}${labels ? `{${labels}}` : ""} ${s.value}\n`;
-    }
-  }
-  return out;
-}
+export { type Metric, renderMetrics } from "../util/metrics.ts";

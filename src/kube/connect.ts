@@ -15,6 +15,7 @@
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { SERVICE_ACCOUNT_DIR as SA_DIR } from "../config/vars.ts";
 import { encodeBase64 } from "../util/base64.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { KubeConnection } from "./client.ts";
 import { loadYaml } from "../util/load_yaml.ts";
 
@@ -171,7 +172,10 @@ async function fromKubeconfig(
     }
     const one = new KubeConfig();
     try {
-      const doc = parse(text) as { users?: { name?: unknown; user?: Record<string, unknown> }[] };
+      // Without pretty errors the parser does not quote the source, which holds credentials.
+      const doc = parse(text, { prettyErrors: false }) as {
+        users?: { name?: unknown; user?: Record<string, unknown> }[];
+      };
       // The first file that defines a user wins, as in kubectl's merge.
       for (const u of Array.isArray(doc?.users) ? doc.users : []) {
         if (typeof u?.name === "string" && !rawUsers.has(u.name)) {
@@ -184,7 +188,7 @@ async function fromKubeconfig(
       one.makePathsAbsolute(dirname(path));
     } catch (e) {
       throw new KubeConfigError(
-        `${named(file)}: not a valid kubeconfig: ${e instanceof Error ? e.message : String(e)}`,
+        `${named(file)}: not a valid kubeconfig: ${kubeconfigProblem(e, text)}`,
       );
     }
     if (kc === undefined) kc = one;
@@ -283,4 +287,22 @@ async function fromKubeconfig(
     connection,
     source: `kubeconfig ${files.map((f) => f.path).join(":")} context ${kc.getCurrentContext()}`,
   };
+}
+
+/**
+ * What is wrong with a kubeconfig, without quoting it: a YAML error by position and kind (its
+ * message may quote a line holding a token), anything else (client-node's checks of the shape) by
+ * its message.
+ */
+function kubeconfigProblem(e: unknown, text: string): string {
+  const yaml = e as { name?: string; code?: string; pos?: [number, number] };
+  if (yaml.name === "YAMLParseError" || yaml.name === "YAMLWarning") {
+    const kind = (yaml.code ?? "syntax error").toLowerCase().replaceAll("_", " ");
+    if (yaml.pos === undefined) return `not valid YAML (${kind})`;
+    const before = text.slice(0, yaml.pos[0]);
+    const line = before.split("\n").length;
+    const column = yaml.pos[0] - before.lastIndexOf("\n");
+    return `not valid YAML at line ${line}, column ${column} (${kind})`;
+  }
+  return errorMessage(e);
 }

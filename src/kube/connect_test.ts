@@ -71,8 +71,17 @@ Deno.test("resolveConnection() names KUBECONFIG and the path of a kubeconfig it 
     await Deno.writeTextFile(bad, "clusters: [");
     assert.match(
       await configError(resolveConnection({ env: {}, kubeconfig: bad })),
-      /: not a valid kubeconfig: /,
+      /: not a valid kubeconfig: not valid YAML at line \d+, column \d+ \([a-z ]+\)/,
     );
+    // A YAML error next to a token: the message says where, never what.
+    const leaky = join(dir, "leaky");
+    await Deno.writeTextFile(
+      leaky,
+      "users:\n- name: u\n  user:\n    token: s3cret-tok3n\n  bad: [\n",
+    );
+    const message = await configError(resolveConnection({ env: {}, kubeconfig: leaky }));
+    assert.match(message, /not valid YAML at line/);
+    assert.ok(!message.includes("s3cret-tok3n"), message);
     const empty = join(dir, "empty");
     await Deno.writeTextFile(empty, "apiVersion: v1\nkind: Config\n");
     assert.match(

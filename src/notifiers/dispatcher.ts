@@ -48,6 +48,7 @@ import { PluginError } from "../host/invoke.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { type Clock, sleep, systemClock } from "../util/clock.ts";
+import { family, type Metric } from "../util/metrics.ts";
 
 /** One notifier instance the dispatcher serves. */
 export interface NotifierSlot {
@@ -87,6 +88,9 @@ export interface NotifyDispatcherOptions {
   /** Time for the quiet window; the system clock by default. */
   clock?: Clock | undefined;
 }
+
+/** How often a lane looks again while the sync is still writing. */
+const HOLD_POLL_MS = 25;
 
 /** Outcome counters of one notifier instance. */
 export interface NotifierStats {
@@ -263,6 +267,7 @@ export class NotifyDispatcher {
   readonly #clock: Clock;
   readonly #quietMs: number;
   readonly #maxDelayMs: number;
+  #holdWhile: () => boolean = () => false;
   /** Aborted when `close()` starts: no new calls, retry sleeps end. */
   readonly #closing = new AbortController();
   /** Aborted when the grace period of `close()` is over: in-flight calls are abandoned. */
@@ -373,17 +378,59 @@ export class NotifyDispatcher {
     return Object.fromEntries(this.#lanes.map((lane) => [lane.slot.instance, { ...lane.stats }]));
   }
 
+  /** What the notification lanes count, labelled with the instance. */
+  metrics(): Metric[] {
+    const lanes = this.#lanes;
+    const per = (f: (lane: Lane) => number) =>
+      lanes.map((lane): [Record<string, string>, number] => [
+        { instance: lane.slot.instance },
+        f(lane),
+      ]);
+    return [
+      family(
+        "gsidecar_notification_pending",
+        "1 while a notification waits for a quiet moment, is sent or waits to be retried.",
+        "gauge",
+        per((lane) => lane.running || lane.pending ? 1 : 0),
+      ),
+      family(
+        "gsidecar_notifications_total",
+        "Notifications delivered per instance.",
+        "counter",
+        per((l) => l.stats.sent),
+      ),
+      family(
+        "gsidecar_notification_failures_total",
+        "Notifications given up per instance.",
+        "counter",
+        per((l) => l.stats.failed),
+      ),
+      family(
+        "gsidecar_notification_retries_total",
+        "Notification retries per instance.",
+        "counter",
+        per((l) => l.stats.retries),
+      ),
+      family(
+        "gsidecar_notifications_coalesced_total",
+        "Change sets merged into a pending notification per instance.",
+        "counter",
+        per((l) => l.stats.coalesced),
+      ),
+    ];
+  }
+
   /**
-   * Instances with a notification waiting for its quiet window, in flight or waiting to be
-   * retried: once none is, no notification comes without a new change.
+   * Holds notifications while `busy()` says the sync is still writing (a burst whose writes take
+   * longer than the quiet window stays one notification), up to the longest delay.
    *
    * @example
    * ```ts ignore
-   * if (dispatcher.busy().length === 0) console.log("quiet");
+   * dispatcher.holdWhile(() => reconciler.busy);
    * ```
    */
-  busy(): string[] {
-    return this.#lanes.filter((lane) => lane.running || lane.pending).map((l) => l.slot.instance);
+  holdWhile(busy: () => boolean): void {
+    this.#holdWhile = busy;
   }
 
   /**
@@ -414,8 +461,12 @@ export class NotifyDispatcher {
   /** Waits until no submission came for the quiet window, or the longest delay is reached. */
   async #quiet(lane: Lane): Promise<void> {
     for (;;) {
-      const wait = this.#quietLeft(lane);
-      if (wait <= 0 || this.#waitSignal.aborted) return;
+      if (this.#waitSignal.aborted) return;
+      const cap = lane.firstPendingAt + this.#maxDelayMs - this.#clock.now();
+      const left = this.#quietLeft(lane);
+      // While the sync is still writing, more of the same burst is coming.
+      const wait = this.#holdWhile() ? Math.min(HOLD_POLL_MS, cap) : left;
+      if (wait <= 0) return;
       await sleep(wait, this.#waitSignal, this.#clock);
     }
   }
@@ -440,7 +491,7 @@ export class NotifyDispatcher {
     const { slot, stats } = lane;
     try {
       while (lane.pending) {
-        if (this.#quietLeft(lane) > 0) await this.#quiet(lane);
+        if (this.#quietLeft(lane) > 0 || this.#holdWhile()) await this.#quiet(lane);
         if (this.#waitSignal.aborted) {
           slot.logger.debug("pending notification dropped: shutting down", {
             plugin: slot.plugin,

@@ -505,3 +505,30 @@ Deno.test("NotifyDispatcher rejects duplicate instance labels", () => {
     /duplicate notifier instance "x"/,
   );
 });
+
+Deno.test("NotifyDispatcher holds a notification while the sync is still writing, up to the longest delay", async () => {
+  const { FakeClock } = await import("../util/fake_clock.ts");
+  const clock = new FakeClock();
+  const notifier = scripted(() => Promise.resolve());
+  const { logger } = recordingLogger();
+  const dispatcher = new NotifyDispatcher([slotOf("p", "n", notifier, 5_000, logger)], {
+    signal: new AbortController().signal,
+    logger,
+    clock,
+    quietMs: 250,
+    maxDelayMs: 5_000,
+  });
+  let writing = true;
+  dispatcher.holdWhile(() => writing);
+  dispatcher.submit(set(1), wrote("/d/1"));
+  await clock.advance(1_000);
+  assert.equal(notifier.calls.length, 0, "no notification while writes go on");
+  writing = false;
+  await clock.advance(300);
+  assert.deepEqual(notifier.calls.map((c) => c.changeSet.seq), [1]);
+  writing = true;
+  dispatcher.submit(set(2), wrote("/d/2"));
+  await clock.advance(5_100);
+  assert.equal(notifier.calls.length, 2, "the longest delay wins over a sync that never rests");
+  await dispatcher.close();
+});

@@ -27,6 +27,7 @@ import type { Logger } from "../plugin/logger.ts";
 import type { ObjectSnapshot } from "../source/objects.ts";
 import type { Scope } from "../source/scope.ts";
 import type { SourceHandler } from "../source/scope_watcher.ts";
+import { family, type Metric } from "../util/metrics.ts";
 import { resolveTargetDir } from "./target.ts";
 
 /** Options of {@linkcode Reconciler}. */
@@ -85,6 +86,8 @@ export class Reconciler implements SourceHandler {
   #scheduled = false;
   #applying: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
+  /** Lists waiting until the pending changes were handed to the writers. */
+  #roomWaiters: (() => void)[] = [];
   readonly #initial = Promise.withResolvers<void>();
   /** Counters for metrics. */
   readonly stats = { changeSets: 0, changes: 0, skippedUnchanged: 0, rejectedObjects: 0 };
@@ -118,13 +121,14 @@ export class Reconciler implements SourceHandler {
     return this.#known.size;
   }
 
-  page(scope: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void {
+  page(scope: Scope, objects: ObjectSnapshot[], _invalid: ObjectRef[]): Promise<void> {
     for (const obj of objects) {
       if (this.#selected(obj.ref)) this.#upsert(scope, obj);
     }
-    // Refused objects were reported through invalid(); nothing else to do for them here.
-    void invalid;
     this.#schedule();
+    // The next page may come once this one's changes are on their way to the writers.
+    if (this.#pending.size === 0 || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
   listed(scope: Scope, seen: ReadonlySet<string>): void {
@@ -168,6 +172,26 @@ export class Reconciler implements SourceHandler {
     this.#schedule();
   }
 
+  /** What the reconciler counts. */
+  metrics(): Metric[] {
+    return [
+      family("gsidecar_ready", "1 once the initial sync is written.", "gauge", this.ready ? 1 : 0),
+      family("gsidecar_objects", "Selected objects.", "gauge", this.objectCount),
+      family(
+        "gsidecar_sync_pending",
+        "1 while changes wait or are being written.",
+        "gauge",
+        this.busy ? 1 : 0,
+      ),
+      family(
+        "gsidecar_objects_refused_total",
+        "Objects refused (undecodable, or a folder annotation outside the allowed roots).",
+        "counter",
+        this.stats.rejectedObjects,
+      ),
+    ];
+  }
+
   /** True while changes wait or a step is being written. */
   get busy(): boolean {
     return this.#busy();
@@ -185,6 +209,7 @@ export class Reconciler implements SourceHandler {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const w of this.#roomWaiters.splice(0)) w();
     await this.#applying;
     for (const w of this.#idleWaiters.splice(0)) w();
   }
@@ -300,6 +325,7 @@ export class Reconciler implements SourceHandler {
     if (endOfInitial) this.#initialDone = true;
     const changes = [...this.#pending.values()];
     this.#pending.clear();
+    for (const w of this.#roomWaiters.splice(0)) w();
     const changeSet: ChangeSet = { seq: ++this.#seq, initial, changes };
     let prune: SyncStep["prune"];
     const allListed = this.#pruneAllDue;

@@ -183,3 +183,24 @@ Deno.test("resolveTargetDir() honours relative values and allowed roots and refu
     assert.ok("error" in resolveTargetDir(rules, bad), bad);
   }
 });
+
+Deno.test("Reconciler.page() lets the next page come only once this one is on its way to the writers", async () => {
+  const gate = Promise.withResolvers<void>();
+  const { r, steps } = make({
+    apply: async (step) => {
+      steps.push(step);
+      if (steps.length === 1) await gate.promise;
+      return true;
+    },
+  });
+  await r.page(scopeA, [obj("a", "x", { "x.json": "1" })], []);
+  assert.equal(steps.length, 1, "the first page went to the writers at once");
+  let released = false;
+  const second = r.page(scopeA, [obj("a", "y", { "y.json": "2" })], []).then(() => released = true);
+  await new Promise((res) => setTimeout(res, 0));
+  assert.equal(released, false, "the writers are busy: the list must wait with page 3");
+  gate.resolve();
+  await second;
+  assert.deepEqual(steps.map(summary), [["upsert a/x"], ["upsert a/y"]]);
+  await r.close();
+});

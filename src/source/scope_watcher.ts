@@ -23,14 +23,19 @@ import { scopedAbort } from "../util/abort.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { type Clock, sleep, systemClock, type Timer } from "../util/clock.ts";
 import { errorMessage } from "../util/errors.ts";
+import { family, type Metric } from "../util/metrics.ts";
 import type { ListQuery, ListWatch } from "./list_watch.ts";
 import { DecodeError, type ObjectSnapshot, snapshotOf } from "./objects.ts";
 import type { Scope } from "./scope.ts";
 
 /** Where a scope's data goes (the reconciler). */
 export interface SourceHandler {
-  /** One page of a (re)list: objects that exist; `invalid` exist but could not be decoded. */
-  page(scope: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void;
+  /**
+   * One page of a (re)list: objects that exist; `invalid` exist but could not be decoded. The next
+   * page is asked for once the returned promise settles, so that a list never runs ahead of the
+   * writers by more than a page (memory stays bounded by pages, not by the whole list).
+   */
+  page(scope: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void | Promise<void>;
   /** A (re)list is complete; `seen` holds the {@linkcode refKey} of every object it returned. */
   listed(scope: Scope, seen: ReadonlySet<string>): void;
   /** One watch event. */
@@ -137,6 +142,31 @@ export class ScopeWatcher {
     this.#opts = opts;
     this.#log = opts.logger.child(scope.id);
     this.#clock = opts.clock ?? systemClock;
+  }
+
+  /** What this scope's loop counts, labelled with the scope. */
+  metrics(): Metric[] {
+    const l = { scope: this.scope.id };
+    const c = (name: string, help: string, value: number) =>
+      family(name, help, "counter", [[l, value]]);
+    return [
+      c("gsidecar_lists_total", "Lists per scope.", this.stats.lists),
+      c(
+        "gsidecar_cached_lists_total",
+        "Relists answered from the API server's watch cache per scope.",
+        this.stats.cachedLists,
+      ),
+      c("gsidecar_watches_total", "Watch streams opened per scope.", this.stats.watches),
+      c("gsidecar_watch_events_total", "Watch events per scope.", this.stats.events),
+      c("gsidecar_watch_gaps_total", "Watch gaps (relists) per scope.", this.stats.gaps),
+      c("gsidecar_source_errors_total", "Failed lists per scope.", this.stats.errors),
+      family(
+        "gsidecar_last_activity_seconds",
+        "Unix time of the API server's last sign of life per scope.",
+        "gauge",
+        [[l, this.lastActivity / 1000]],
+      ),
+    ];
   }
 
   /**
@@ -267,7 +297,10 @@ export class ScopeWatcher {
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? rv;
       this.lastActivity = this.#clock.now();
-      this.#handler.page(this.scope, objects, invalid);
+      const room = this.#handler.page(this.scope, objects, invalid);
+      // The last page goes out together with the end of the list (one change set for a small
+      // list); only a page with more to come waits for the writers.
+      if (cont) await room;
     } while (cont);
     this.stats.lists++;
     if (hint !== undefined) this.stats.cachedLists++;

@@ -46,6 +46,7 @@ import { backoffDelay, type BackoffPolicy } from "../util/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../util/clock.ts";
 import { errorMessage } from "../util/errors.ts";
 import { forEachLimit } from "../util/parallel.ts";
+import { family, type Metric } from "../util/metrics.ts";
 import { isWithin } from "../util/paths.ts";
 import {
   currentVersion,
@@ -397,6 +398,36 @@ export class FileStore {
       }
     }
     return out;
+  }
+
+  /** What the file store counts. */
+  metrics(): Metric[] {
+    return [
+      family(
+        "gsidecar_write_failures_total",
+        "File writes, mode changes and removals that failed (each is retried).",
+        "counter",
+        this.stats.failures,
+      ),
+      family(
+        "gsidecar_write_retries_total",
+        "Rounds of retrying failed writes and removals.",
+        "counter",
+        this.stats.retries,
+      ),
+      family(
+        "gsidecar_failing_paths",
+        "Paths whose last write or removal failed.",
+        "gauge",
+        this.failingPaths,
+      ),
+      family(
+        "gsidecar_journal_syncs_total",
+        "Syncs of the ownership record to disk.",
+        "counter",
+        this.stats.journalSyncs,
+      ),
+    ];
   }
 
   /** Number of paths whose last write or removal failed. */

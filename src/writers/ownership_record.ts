@@ -25,6 +25,11 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Logger } from "../plugin/logger.ts";
 import { randomHex, TEMP_PREFIX, writeAll } from "./fs_ops.ts";
 
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+}
+
 /**
  * File name of the ownership record (inside the target folder unless `STATE_DIR` is set). A
  * dotfile without a `.json`/`.yaml` extension, so applications that load `*.json` or `*.yaml` from
@@ -225,15 +230,27 @@ export class OwnershipRecord {
     return this.#lines;
   }
 
-  /** Appends `lines`; with `sync`, waits until they are on disk. */
-  async append(lines: readonly RecordLine[], opts: { sync: boolean }): Promise<void> {
+  /**
+   * Appends `lines`; with `sync`, they are on disk when the promise settles. Synchronous inside:
+   * one small write and one fdatasync per change set are not worth a hop to the thread pool.
+   */
+  append(lines: readonly RecordLine[], opts: { sync: boolean }): Promise<void> {
+    try {
+      this.#appendSync(lines, opts.sync);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #appendSync(lines: readonly RecordLine[], sync: boolean): void {
     const file = this.#file;
     if (file === undefined) throw new Error(`the ownership record ${this.path} is not open`);
     if (this.#torn) throw new Error(`the ownership record ${this.path} must be rewritten first`);
     try {
-      await writeAll(file, encode(lines));
-      if (opts.sync) {
-        await file.syncData();
+      writeAllSync(file, encode(lines));
+      if (sync) {
+        file.syncDataSync();
         this.syncs++;
       }
     } catch (e) {

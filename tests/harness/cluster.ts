@@ -13,7 +13,8 @@
  * @module
  */
 import { join } from "node:path";
-import { KubeApiError, KubeClient } from "../../src/kube/client.ts";
+import { parseAllDocuments } from "yaml";
+import { KubeApiError, KubeClient, type KubeObject } from "../../src/kube/client.ts";
 import { makePki, type Pki } from "./pki.ts";
 import { type ManagedProcess, ProcessGroup } from "./process.ts";
 import { controlPlaneBinaries } from "./binaries.ts";
@@ -87,6 +88,7 @@ export class Cluster implements AsyncDisposable {
   apiserver: ManagedProcess;
   readonly #apiserverArgs: string[];
   readonly #apiserverBin: string;
+  #adminHttp: Deno.HttpClient | undefined;
   #stopped = false;
 
   /** @internal use {@linkcode startCluster}. */
@@ -237,6 +239,83 @@ export class Cluster implements AsyncDisposable {
     return new KubeClient({ server: this.server, caCert: this.pki.caCert, token: () => sa.token });
   }
 
+  /**
+   * One request as admin that also returns the answer's status and headers (`warning` headers
+   * carry Pod Security's warnings), without throwing on a non-2xx status.
+   */
+  async adminFetch(
+    method: string,
+    path: string,
+    opts: { body?: unknown; query?: Record<string, string> } = {},
+  ): Promise<AdminAnswer> {
+    this.#adminHttp ??= Deno.createHttpClient({
+      caCerts: [this.pki.caCert],
+      cert: this.pki.adminCert,
+      key: this.pki.adminKey,
+    });
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const res = await fetch(url, {
+      method,
+      client: this.#adminHttp,
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: opts.body === undefined ? null : JSON.stringify(opts.body),
+    });
+    const text = await res.text();
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { message: text };
+    }
+    const warnings = (res.headers.get("warning") ?? "").split(/,\s*(?=\d{3} )/)
+      .filter((w) => w !== "");
+    return { status: res.status, body, warnings };
+  }
+
+  /**
+   * Creates every object of `manifests` (multi-document YAML, or objects) as admin, or replaces
+   * it when it exists, as `kubectl apply` leaves it for objects that only this caller writes.
+   * With `dryRun`, the API server runs every admission step and stores nothing. Throws on the
+   * first refusal, naming the object and the server's message.
+   */
+  async apply(
+    manifests: string | KubeObject[],
+    opts: { dryRun?: boolean; strict?: boolean } = {},
+  ): Promise<AppliedObject[]> {
+    const objects = typeof manifests === "string" ? parseManifests(manifests) : manifests;
+    const query: Record<string, string> = {};
+    if (opts.dryRun) query.dryRun = "All";
+    if (opts.strict) query.fieldValidation = "Strict";
+    const out: AppliedObject[] = [];
+    for (const obj of objects) {
+      const collection = collectionPath(obj);
+      const what = `${obj.kind} ${
+        obj.metadata.namespace ? `${obj.metadata.namespace}/` : ""
+      }${obj.metadata.name}`;
+      let answer = await this.adminFetch("POST", collection, { body: obj, query });
+      if (answer.status === 409) {
+        const item = `${collection}/${obj.metadata.name}`;
+        const current = await this.adminFetch("GET", item);
+        const rv = (current.body.metadata as { resourceVersion?: string } | undefined)
+          ?.resourceVersion;
+        const body = { ...obj, metadata: { ...obj.metadata, resourceVersion: rv } };
+        answer = await this.adminFetch("PUT", item, { body, query });
+      }
+      if (answer.status >= 300) {
+        throw new KubeApiError(
+          "APPLY",
+          what,
+          answer.status,
+          answer.body.reason as string | undefined,
+          String(answer.body.message ?? ""),
+        );
+      }
+      out.push({ object: obj, warnings: answer.warnings });
+    }
+    return out;
+  }
+
   /** Stops kube-apiserver (etcd keeps its data); see {@linkcode startApiServer}. */
   async stopApiServer(): Promise<void> {
     await this.apiserver.stop();
@@ -285,6 +364,7 @@ export class Cluster implements AsyncDisposable {
     if (this.#stopped) return;
     this.#stopped = true;
     this.admin.close();
+    this.#adminHttp?.close();
     await this.processes.stopAll();
     await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
   }
@@ -293,6 +373,76 @@ export class Cluster implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+/** An answer of {@linkcode Cluster.adminFetch}. */
+export interface AdminAnswer {
+  status: number;
+  /** The parsed JSON answer (a `Status` on failure). */
+  body: Record<string, unknown>;
+  /** The answer's `Warning` headers, e.g. Pod Security's "would violate PodSecurity …". */
+  warnings: string[];
+}
+
+/** One object {@linkcode Cluster.apply} created or replaced. */
+export interface AppliedObject {
+  object: KubeObject;
+  warnings: string[];
+}
+
+/** API group/version, plural and scope of the kinds tests apply. */
+const KINDS: Record<string, { prefix: string; plural: string; namespaced: boolean }> = {
+  Namespace: { prefix: "/api/v1", plural: "namespaces", namespaced: false },
+  ServiceAccount: { prefix: "/api/v1", plural: "serviceaccounts", namespaced: true },
+  ConfigMap: { prefix: "/api/v1", plural: "configmaps", namespaced: true },
+  Secret: { prefix: "/api/v1", plural: "secrets", namespaced: true },
+  Pod: { prefix: "/api/v1", plural: "pods", namespaced: true },
+  Service: { prefix: "/api/v1", plural: "services", namespaced: true },
+  Deployment: { prefix: "/apis/apps/v1", plural: "deployments", namespaced: true },
+  Role: { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "roles", namespaced: true },
+  RoleBinding: {
+    prefix: "/apis/rbac.authorization.k8s.io/v1",
+    plural: "rolebindings",
+    namespaced: true,
+  },
+  ClusterRole: {
+    prefix: "/apis/rbac.authorization.k8s.io/v1",
+    plural: "clusterroles",
+    namespaced: false,
+  },
+  ClusterRoleBinding: {
+    prefix: "/apis/rbac.authorization.k8s.io/v1",
+    plural: "clusterrolebindings",
+    namespaced: false,
+  },
+};
+
+/**
+ * The collection an object is created in (`POST`), e.g.
+ * `/api/v1/namespaces/default/configmaps`; a namespaced object without a namespace goes to
+ * `default`, as kubectl does.
+ */
+export function collectionPath(obj: KubeObject): string {
+  const kind = KINDS[obj.kind ?? ""];
+  if (!kind) {
+    throw new Error(
+      `no API path known for kind ${obj.kind} (${obj.metadata?.name}); add it to KINDS`,
+    );
+  }
+  return kind.namespaced
+    ? `${kind.prefix}/namespaces/${obj.metadata.namespace ?? "default"}/${kind.plural}`
+    : `${kind.prefix}/${kind.plural}`;
+}
+
+/** The objects of a multi-document YAML text (empty documents skipped). */
+export function parseManifests(text: string): KubeObject[] {
+  const out: KubeObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new Error(`YAML: ${doc.errors[0]!.message}`);
+    const obj = doc.toJS() as KubeObject | null;
+    if (obj) out.push(obj);
+  }
+  return out;
 }
 
 async function ignoreConflict(p: Promise<unknown>): Promise<void> {
@@ -434,6 +584,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--service-account-key-file=${pki.saPubPath}`,
       `--service-account-signing-key-file=${pki.saKeyPath}`,
       "--disable-admission-plugins=ServiceAccount",
+      // On by default since 1.25; named so that namespace labels enforce Pod Security here too.
+      "--enable-admission-plugins=PodSecurity",
       "--service-cluster-ip-range=10.0.0.0/24",
       "--endpoint-reconciler-type=none",
       "--allow-privileged=true",
