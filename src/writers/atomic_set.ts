@@ -12,6 +12,10 @@
  * then a `..data_tmp` symlink to it is renamed over `..data`: one rename switches every file of
  * the directory at once. A reader that resolves `..data` once sees one version throughout.
  *
+ * Like `fs_ops.ts`, these are synchronous calls: a publish is a burst of small system calls (a
+ * link per file of the directory), each of which would otherwise cost a hop to the thread pool.
+ * The event loop turns between publishes.
+ *
  * This module only moves files; which files a version holds, and whose they are, is the file
  * store's business (`file_store.ts`).
  *
@@ -26,7 +30,6 @@ export const DATA_LINK = "..data";
 export const DATA_TMP = "..data_tmp";
 
 const VERSION_RE = /^\.\.gsidecar_\d{4}(?:_\d{2}){5}\.\d{3}_[0-9a-f]{8}$/;
-const CONCURRENCY = 8;
 
 /**
  * Whether `name` is a version directory this sidecar made (never the kubelet's, whose names have
@@ -77,28 +80,21 @@ export function linkTarget(name: string): string {
 
 /**
  * The version `dir/..data` points to; `undefined` when there is no `..data`. Throws naming it
- * when `..data` is there but is not a symlink to a version this sidecar made (a kubelet volume, a
- * directory someone created): the sidecar never takes it over.
+ * when `..data` is there but is not a symlink to a version directory this sidecar made (a kubelet
+ * volume, a directory someone created): the sidecar never takes it over.
  *
  * @example
  * ```ts ignore
- * const current = await currentVersion("/config"); // "..gsidecar_…" or undefined
+ * const current = currentVersion("/config"); // "..gsidecar_…" or undefined
  * ```
  */
-export async function currentVersion(dir: string): Promise<string | undefined> {
+export function currentVersion(dir: string): string | undefined {
   const path = join(dir, DATA_LINK);
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw e;
-  }
-  const target = info.isSymlink ? await Deno.readLink(path) : undefined;
+  const info = lstatOrUndefined(path);
+  if (info === undefined) return undefined;
+  const target = info.isSymlink ? Deno.readLinkSync(path) : undefined;
   // The version itself must be a directory, not a symlink that leads elsewhere.
-  const version = target === undefined ? undefined : await lstatOrUndefined(join(dir, target));
+  const version = target === undefined ? undefined : lstatOrUndefined(join(dir, target));
   if (target === undefined || !isVersionName(target) || (version && !version.isDirectory)) {
     throw new Error(
       `${path} exists but is not a link to a version k8s-gsidecar made, so this folder cannot ` +
@@ -113,13 +109,13 @@ export async function currentVersion(dir: string): Promise<string | undefined> {
  *
  * @example
  * ```ts ignore
- * await versionFiles("/config/..gsidecar_…"); // ["a.json", "b.json"]
+ * versionFiles("/config/..gsidecar_…"); // ["a.json", "b.json"]
  * ```
  */
-export async function versionFiles(path: string): Promise<string[]> {
+export function versionFiles(path: string): string[] {
   const names: string[] = [];
   try {
-    for await (const item of Deno.readDir(path)) if (item.isFile) names.push(item.name);
+    for (const item of Deno.readDirSync(path)) if (item.isFile) names.push(item.name);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
   }
@@ -141,9 +137,9 @@ function signatureOf(info: Deno.FileInfo): StatSignature {
   return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, ino: info.ino };
 }
 
-async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
   try {
-    return await Deno.lstat(path);
+    return Deno.lstatSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
       return undefined;
@@ -159,27 +155,27 @@ async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined
  *
  * @example
  * ```ts ignore
- * const v = await inspectVisible("/config/a.json");
+ * const v = inspectVisible("/config/a.json");
  * if (v.kind === "linked") console.log(v.physical); // /config/..gsidecar_…/a.json
  * ```
  */
-export async function inspectVisible(path: string): Promise<Visible> {
-  const info = await lstatOrUndefined(path);
+export function inspectVisible(path: string): Visible {
+  const info = lstatOrUndefined(path);
   if (info === undefined) return { kind: "missing", link: false };
   if (info.isFile) return { kind: "file", sig: signatureOf(info) };
   if (!info.isSymlink) return { kind: "other" };
   const name = basename(path);
-  if (await Deno.readLink(path) !== linkTarget(name)) return { kind: "other" };
+  if (Deno.readLinkSync(path) !== linkTarget(name)) return { kind: "other" };
   const dir = join(path, "..");
   let version: string | undefined;
   try {
-    version = await currentVersion(dir);
+    version = currentVersion(dir);
   } catch {
     return { kind: "other" };
   }
   if (version === undefined) return { kind: "missing", link: true };
   const physical = join(dir, version, name);
-  const target = await lstatOrUndefined(physical);
+  const target = lstatOrUndefined(physical);
   if (target === undefined) return { kind: "missing", link: true };
   if (!target.isFile) return { kind: "other" };
   return { kind: "linked", sig: signatureOf(target), physical };
@@ -225,16 +221,17 @@ export interface PublishResult {
 /**
  * Builds the new version, switches `..data` to it in one rename, then fixes the visible names
  * and removes the previous version. Throws when anything before the switch fails, after undoing
- * what it made: the previous version stays current and complete.
+ * what it made: the previous version stays current and complete. A plan without files removes
+ * `..data` instead: an empty set has none.
  *
  * @example
  * ```ts
  * import { currentVersion, publish } from "./atomic_set.ts";
  * const dir = await Deno.makeTempDir();
  * const content = new TextEncoder().encode("{}");
- * await publish({
+ * publish({
  *   dir,
- *   current: await currentVersion(dir),
+ *   current: currentVersion(dir),
  *   files: [{ name: "a.json", content }],
  *   link: ["a.json"],
  *   convert: [],
@@ -244,10 +241,10 @@ export interface PublishResult {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function publish(plan: PublishPlan, now: number): Promise<PublishResult> {
+export function publish(plan: PublishPlan, now: number): PublishResult {
   const { dir } = plan;
+  if (plan.files.length === 0) return publishEmpty(plan);
   const sigs = new Map<string, StatSignature>();
-  if (plan.files.length === 0) return await publishEmpty(plan);
   const version = versionName(now);
   const versionDir = join(dir, version);
   const collided: string[] = [];
@@ -255,53 +252,53 @@ export async function publish(plan: PublishPlan, now: number): Promise<PublishRe
   const dataTmp = join(dir, DATA_TMP);
   let madeTmp = false;
   try {
-    await Deno.mkdir(dir, { recursive: true });
-    await Deno.mkdir(versionDir);
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.mkdirSync(versionDir);
     // As traversable as the folder itself (and setgid where a volume's fsGroup made it so),
     // whatever the umask: whoever could read the plain files can read the set.
-    const folderMode = (await Deno.stat(dir)).mode;
-    if (folderMode !== null) await Deno.chmod(versionDir, folderMode & 0o7777);
-    await eachSettled(plan.files, async (file) => {
+    const folderMode = Deno.statSync(dir).mode;
+    if (folderMode !== null) Deno.chmodSync(versionDir, folderMode & 0o7777);
+    for (const file of plan.files) {
       const target = join(versionDir, file.name);
       sigs.set(
         file.name,
         "content" in file
-          ? await writeNew(target, file.content, file.mode)
-          : await linkOrCopy(file.from, target),
+          ? writeNew(target, file.content, file.mode)
+          : linkOrCopy(file.from, target),
       );
-    });
+    }
     for (const name of plan.link) {
       const path = join(dir, name);
       try {
-        await Deno.symlink(linkTarget(name), path);
+        Deno.symlinkSync(linkTarget(name), path);
         made.push(path);
       } catch (e) {
         if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-        const there = await lstatOrUndefined(path);
-        const ours = there?.isSymlink && await Deno.readLink(path) === linkTarget(name);
+        const there = lstatOrUndefined(path);
+        const ours = there?.isSymlink && Deno.readLinkSync(path) === linkTarget(name);
         if (!ours) collided.push(name);
       }
     }
-    await removeDataTmp(dir);
-    await Deno.symlink(version, dataTmp);
+    removeDataTmp(dir);
+    Deno.symlinkSync(version, dataTmp);
     madeTmp = true;
-    await Deno.rename(dataTmp, join(dir, DATA_LINK));
+    Deno.renameSync(dataTmp, join(dir, DATA_LINK));
   } catch (e) {
-    if (madeTmp) await Deno.remove(dataTmp).catch(() => {});
-    await Deno.remove(versionDir, { recursive: true }).catch(() => {});
-    for (const path of made) await Deno.remove(path).catch(() => {});
+    if (madeTmp) quietly(() => Deno.removeSync(dataTmp));
+    quietly(() => Deno.removeSync(versionDir, { recursive: true }));
+    for (const path of made) quietly(() => Deno.removeSync(path));
     throw e;
   }
 
   const failed = new Map<string, unknown>();
-  await eachSettled(plan.convert, async (name) => {
+  for (const name of plan.convert) {
     try {
-      await replaceWithSymlink(join(dir, name), linkTarget(name));
+      replaceWithSymlink(join(dir, name), linkTarget(name));
     } catch (e) {
       failed.set(name, e);
     }
-  });
-  const { unlinked, cleanupError } = await afterSwitch(plan, failed);
+  }
+  const { unlinked, cleanupError } = afterSwitch(plan, failed);
   return { version, sigs, collided, failed, unlinked, cleanupError };
 }
 
@@ -309,41 +306,45 @@ export async function publish(plan: PublishPlan, now: number): Promise<PublishRe
  * A set without files has no `..data`: removing the link switches every reader to "no files" in
  * one step; then the names and the last version go.
  */
-async function publishEmpty(plan: PublishPlan): Promise<PublishResult> {
+function publishEmpty(plan: PublishPlan): PublishResult {
   if (plan.current !== undefined) {
-    await Deno.remove(join(plan.dir, DATA_LINK)).catch((e) => {
+    try {
+      Deno.removeSync(join(plan.dir, DATA_LINK));
+    } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
-    });
+    }
   }
   const failed = new Map<string, unknown>();
-  const { unlinked, cleanupError } = await afterSwitch(plan, failed);
+  const { unlinked, cleanupError } = afterSwitch(plan, failed);
   return { version: undefined, sigs: new Map(), collided: [], failed, unlinked, cleanupError };
 }
 
 /** Removes the visible names of `plan.unlink` and the previous version. */
-async function afterSwitch(
+function afterSwitch(
   plan: PublishPlan,
   failed: Map<string, unknown>,
-): Promise<{ unlinked: string[]; cleanupError?: unknown }> {
+): { unlinked: string[]; cleanupError?: unknown } {
   const { dir } = plan;
   const unlinked: string[] = [];
-  await eachSettled(plan.unlink, async (name) => {
+  for (const name of plan.unlink) {
     const path = join(dir, name);
     try {
-      const there = await lstatOrUndefined(path);
-      if (there?.isSymlink && await Deno.readLink(path) === linkTarget(name)) {
-        await Deno.remove(path);
+      const there = lstatOrUndefined(path);
+      if (there?.isSymlink && Deno.readLinkSync(path) === linkTarget(name)) {
+        Deno.removeSync(path);
         unlinked.push(name);
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) failed.set(name, e);
     }
-  });
+  }
   let cleanupError: unknown;
   if (plan.current !== undefined) {
-    await Deno.remove(join(dir, plan.current), { recursive: true }).catch((e) => {
+    try {
+      Deno.removeSync(join(dir, plan.current), { recursive: true });
+    } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) cleanupError = e;
-    });
+    }
   }
   unlinked.sort();
   return cleanupError === undefined ? { unlinked } : { unlinked, cleanupError };
@@ -356,23 +357,23 @@ async function afterSwitch(
  *
  * @example
  * ```ts ignore
- * await sweepVersions("/config"); // ["..gsidecar_…"] after a crash between build and switch
+ * sweepVersions("/config"); // ["..gsidecar_…"] after a crash between build and switch
  * ```
  */
-export async function sweepVersions(dir: string): Promise<string[]> {
+export function sweepVersions(dir: string): string[] {
   let current: string | undefined;
   try {
-    current = await currentVersion(dir);
+    current = currentVersion(dir);
   } catch {
     return [];
   }
   const removed: string[] = [];
   try {
-    for await (const item of Deno.readDir(dir)) {
+    for (const item of Deno.readDirSync(dir)) {
       const stray = (item.name === DATA_TMP && item.isSymlink) ||
         (item.isDirectory && isVersionName(item.name) && item.name !== current);
       if (!stray) continue;
-      await Deno.remove(join(dir, item.name), { recursive: true });
+      Deno.removeSync(join(dir, item.name), { recursive: true });
       removed.push(item.name);
     }
   } catch (e) {
@@ -389,35 +390,32 @@ export async function sweepVersions(dir: string): Promise<string[]> {
  *
  * @example
  * ```ts ignore
- * await unpublish("/config"); // ["a.json", "b.json"]
+ * unpublish("/config"); // ["a.json", "b.json"]
  * ```
  */
-export async function unpublish(dir: string): Promise<string[]> {
-  const current = await currentVersion(dir);
+export function unpublish(dir: string): string[] {
+  const current = currentVersion(dir);
   if (current === undefined) return [];
-  const names: string[] = [];
-  for await (const item of Deno.readDir(dir)) {
-    if (item.isSymlink && !item.name.startsWith("..")) names.push(item.name);
-  }
   const converted: string[] = [];
-  await eachSettled(names, async (name) => {
-    const path = join(dir, name);
-    const visible = await inspectVisible(path);
-    if (visible.kind !== "linked") return;
+  for (const item of Deno.readDirSync(dir)) {
+    if (!item.isSymlink || item.name.startsWith("..")) continue;
+    const path = join(dir, item.name);
+    const visible = inspectVisible(path);
+    if (visible.kind !== "linked") continue;
     const tmp = join(dir, TEMP_PREFIX + randomHex());
     try {
-      await linkOrCopy(visible.physical, tmp);
-      await Deno.rename(tmp, path);
-      converted.push(name);
+      linkOrCopy(visible.physical, tmp);
+      Deno.renameSync(tmp, path);
+      converted.push(item.name);
     } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
+      quietly(() => Deno.removeSync(tmp));
       throw e;
     }
-  });
-  await Deno.remove(join(dir, DATA_LINK));
-  await removeDataTmp(dir);
+  }
+  Deno.removeSync(join(dir, DATA_LINK));
+  removeDataTmp(dir);
   // Without `..data`, every version is a stray.
-  await sweepVersions(dir);
+  sweepVersions(dir);
   return converted.sort();
 }
 
@@ -427,98 +425,71 @@ export async function unpublish(dir: string): Promise<string[]> {
  *
  * @example
  * ```ts ignore
- * await detach("/config/a.json", "/config/..gsidecar_…/a.json");
+ * detach("/config/a.json", "/config/..gsidecar_…/a.json");
  * ```
  */
-export async function detach(path: string, physical: string): Promise<void> {
+export function detach(path: string, physical: string): void {
   const tmp = join(path, "..", TEMP_PREFIX + randomHex());
   try {
     // A copy, not a link: the version's inode may be shared with other versions.
-    await copyFile(physical, tmp);
-    await Deno.rename(tmp, path);
+    copyFile(physical, tmp);
+    Deno.renameSync(tmp, path);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    quietly(() => Deno.removeSync(tmp));
     throw e;
   }
 }
 
-/**
- * Runs `fn` over `items`, at most {@linkcode CONCURRENCY} at a time, and throws the first error
- * only once every call has settled: a version directory is never removed under a running write.
- */
-async function eachSettled<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // cleanup after a failure: the failure is what gets reported
+  }
 }
 
-async function removeDataTmp(dir: string): Promise<void> {
+function removeDataTmp(dir: string): void {
   const path = join(dir, DATA_TMP);
-  const info = await lstatOrUndefined(path);
+  const info = lstatOrUndefined(path);
   if (info === undefined) return;
   if (!info.isSymlink) {
     throw new Error(`${path} is in the way and is not a symlink k8s-gsidecar made; remove it`);
   }
-  await Deno.remove(path);
+  Deno.removeSync(path);
 }
 
-async function writeNew(
-  path: string,
-  content: Uint8Array,
-  mode: number | undefined,
-): Promise<StatSignature> {
-  const file = await Deno.open(path, {
-    write: true,
-    createNew: true,
-    ...(mode === undefined ? {} : { mode }),
-  });
-  try {
-    let offset = 0;
-    while (offset < content.length) offset += await file.write(content.subarray(offset));
-    // The mode given at creation is masked by the umask; an explicit mode must hold exactly.
-    if (mode !== undefined) await Deno.chmod(path, mode);
-    return signatureOf(await file.stat());
-  } finally {
-    file.close();
-  }
+function writeNew(path: string, content: Uint8Array, mode: number | undefined): StatSignature {
+  Deno.writeFileSync(path, content, { createNew: true, ...(mode === undefined ? {} : { mode }) });
+  // The mode given at creation is masked by the umask; an explicit mode must hold exactly.
+  if (mode !== undefined) Deno.chmodSync(path, mode);
+  return signatureOf(Deno.lstatSync(path));
 }
 
 /** Hard-links `from` to `to`; copies (bytes and mode) where the file system has no hard links. */
-async function linkOrCopy(from: string, to: string): Promise<StatSignature> {
+function linkOrCopy(from: string, to: string): StatSignature {
   try {
-    await Deno.link(from, to);
+    Deno.linkSync(from, to);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.AlreadyExists) throw e;
-    await copyFile(from, to);
+    copyFile(from, to);
   }
-  return signatureOf(await Deno.lstat(to));
+  return signatureOf(Deno.lstatSync(to));
 }
 
-async function copyFile(from: string, to: string): Promise<void> {
-  const info = await Deno.lstat(from);
+function copyFile(from: string, to: string): void {
+  const info = Deno.lstatSync(from);
   if (!info.isFile) throw new Error(`${from} is not a regular file`);
   const mode = info.mode === null ? undefined : info.mode & 0o7777;
-  await writeNew(to, await Deno.readFile(from), mode);
+  writeNew(to, Deno.readFileSync(from), mode);
 }
 
-async function replaceWithSymlink(path: string, target: string): Promise<void> {
+function replaceWithSymlink(path: string, target: string): void {
   const tmp = join(path, "..", TEMP_PREFIX + randomHex());
-  await Deno.symlink(target, tmp);
+  Deno.symlinkSync(target, tmp);
   try {
-    await Deno.rename(tmp, path);
+    Deno.renameSync(tmp, path);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    quietly(() => Deno.removeSync(tmp));
     throw e;
   }
 }

@@ -535,7 +535,7 @@ export class FileStore {
     outcome: SinkOutcome,
   ): Promise<Entry | undefined> {
     let look = await this.#look(path);
-    if (look.kind === "other" && await this.#unpublishLeftover(dirname(path))) {
+    if (look.kind === "other" && this.#unpublishLeftover(dirname(path))) {
       look = await this.#look(path);
     }
     let disk: OnDisk | undefined;
@@ -594,7 +594,7 @@ export class FileStore {
         continue;
       }
       if (disk !== undefined && !(sameContent && sameMode) && !await this.#stillOurs(path, entry)) {
-        await this.#detachEdited(path);
+        this.#detachEdited(path);
         this.#disown(path, entry, outcome, "overwriting");
         continue;
       }
@@ -721,7 +721,7 @@ export class FileStore {
       if (sig === "other") return OTHER;
       return { kind: "file", sig, physical: path, linked: false };
     }
-    const visible = await inspectVisible(path);
+    const visible = inspectVisible(path);
     switch (visible.kind) {
       case "missing":
         return { kind: "missing" };
@@ -738,11 +738,11 @@ export class FileStore {
    * Set mode: a version file someone edited in place is copied out to a regular file at its
    * visible name, so that the edit survives its version being removed.
    */
-  async #detachEdited(path: string): Promise<void> {
+  #detachEdited(path: string): void {
     if (!this.#atomic) return;
     try {
-      const visible = await inspectVisible(path);
-      if (visible.kind === "linked") await detach(path, visible.physical);
+      const visible = inspectVisible(path);
+      if (visible.kind === "linked") detach(path, visible.physical);
     } catch (e) {
       this.#logger.warn("could not keep an edited file out of its version", {
         path,
@@ -755,13 +755,13 @@ export class FileStore {
    * Plain mode: a directory that still holds a set from `ATOMIC_SET` (met for the first time, e.g.
    * after a lost record) becomes plain files again. True when it did.
    */
-  async #unpublishLeftover(dir: string): Promise<boolean> {
+  #unpublishLeftover(dir: string): boolean {
     if (this.#atomic || this.#checkedDirs.has(dir)) return false;
     this.#checkedDirs.add(dir);
     // No set, or one the sidecar did not make (a kubelet volume): nothing to convert.
-    if (await currentVersion(dir).catch(() => undefined) === undefined) return false;
+    if (versionOrUndefined(dir) === undefined) return false;
     try {
-      const names = await unpublish(dir);
+      const names = unpublish(dir);
       this.#logger.info("ATOMIC_SET is off: turned a whole-set folder back into plain files", {
         dir,
         files: names.length,
@@ -827,7 +827,7 @@ export class FileStore {
           `not removing ${path}: it changed since k8s-gsidecar wrote it, so it is left alone`,
           { path },
         );
-        await this.#detachEdited(path);
+        this.#detachEdited(path);
         this.#forget(path);
         releaseLines.push({ op: "release", path });
         continue;
@@ -860,16 +860,16 @@ export class FileStore {
     const unlink: string[] = [];
     let current: string | undefined;
     try {
-      current = await currentVersion(dir);
-      if (this.#strays.delete(dir)) await sweepVersions(dir);
+      current = currentVersion(dir);
+      if (this.#strays.delete(dir)) sweepVersions(dir);
       if (current !== undefined) {
-        for (const name of await versionFiles(join(dir, current))) {
+        for (const name of versionFiles(join(dir, current))) {
           if (replaced.has(name)) continue;
           const path = join(dir, name);
           const known = this.#entries.get(path)?.disk !== undefined;
           // A file the store does not know (its record was lost) stays while its visible name
           // links to it: its owner adopts it at its next sync.
-          if (known || (await inspectVisible(path)).kind === "linked") {
+          if (known || inspectVisible(path).kind === "linked") {
             files.set(name, { name, from: join(dir, current, name) });
           }
         }
@@ -883,7 +883,7 @@ export class FileStore {
       for (const plan of plans) {
         const name = basename(plan.path);
         files.set(name, { name, content: plan.content, mode: plan.mode });
-        const visible = await inspectVisible(plan.path);
+        const visible = inspectVisible(plan.path);
         if (visible.kind === "linked" || (visible.kind === "missing" && visible.link)) continue;
         // A regular file the sidecar wrote becomes a link once the set holds its new bytes;
         // anything else in the way is reported by publish() as a collision and left alone.
@@ -900,7 +900,7 @@ export class FileStore {
 
     let result: PublishResult;
     try {
-      result = await publish(
+      result = publish(
         { dir, current, files: [...files.values()], link, convert, unlink },
         this.#clock.now(),
       );
@@ -931,6 +931,7 @@ export class FileStore {
       releaseLines.push({ op: "release", path });
     }
     const collided = new Set(result.collided);
+    const chmodOnly = new Set(changes.chmods);
     const planned = new Set<string>();
     for (const plan of plans) {
       const name = basename(plan.path);
@@ -946,7 +947,7 @@ export class FileStore {
       if (plan.entry.disk) {
         Object.assign(plan.entry.disk, { sig: result.sigs.get(name), prev: undefined });
       }
-      if (changes.writes.includes(plan)) outcome.written.push(plan.path);
+      if (!chmodOnly.has(plan)) outcome.written.push(plan.path);
       this.#unconverted.delete(plan.path);
       this.#succeeded(plan.path, plan.entry);
     }
@@ -1245,11 +1246,11 @@ export class FileStore {
     const dirs = [...new Set([this.#folder, ...recordedDirs])].sort();
     for (const dir of dirs) {
       if (!this.#atomic) {
-        await this.#unpublishLeftover(dir);
+        this.#unpublishLeftover(dir);
         continue;
       }
       try {
-        const swept = await sweepVersions(dir);
+        const swept = sweepVersions(dir);
         if (swept.length > 0) {
           this.#logger.info("removed versions left by an interrupted publish", { dir, swept });
         }
@@ -1293,7 +1294,7 @@ export class FileStore {
         "a recorded file changed since k8s-gsidecar wrote it: it is left alone and no longer managed",
         { path },
       );
-      await this.#detachEdited(path);
+      this.#detachEdited(path);
       const entry = this.#entries.get(path);
       for (const owner of [...(entry?.claims.keys() ?? [])]) this.#release(owner, path);
       this.#forget(path);
@@ -1350,6 +1351,15 @@ export class FileStore {
         // A missing directory has no stray files.
       }
     }
+  }
+}
+
+/** The version `dir/..data` names; undefined when there is none or it is not the sidecar's. */
+function versionOrUndefined(dir: string): string | undefined {
+  try {
+    return currentVersion(dir);
+  } catch {
+    return undefined;
   }
 }
 
