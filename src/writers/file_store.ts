@@ -835,7 +835,23 @@ export class FileStore {
       removing.push({ path, entry });
     }
     const plans = [...changes.writes, ...changes.chmods];
-    const moving = [...this.#unconverted].filter((p) => dirname(p) === dir);
+    const planned = new Set(plans.map((p) => p.path));
+    const removingPaths = new Set(removing.map((r) => r.path));
+    const moving: string[] = [];
+    for (const path of this.#unconverted) {
+      const entry = this.#entries.get(path);
+      if (dirname(path) !== dir || planned.has(path) || removingPaths.has(path)) continue;
+      const look = await this.#look(path).catch(() => OTHER);
+      if (entry === undefined || look.kind === "missing" || (look.kind === "file" && look.linked)) {
+        // Gone (the next sync writes it into the set) or already in it: nothing to move.
+        this.#unconverted.delete(path);
+        if (entry !== undefined && look.kind === "missing") entry.stale = true;
+      } else if (!await this.#stillOurs(path, entry)) {
+        this.#disown(path, entry, outcome, "moving into the set");
+      } else {
+        moving.push(path);
+      }
+    }
     if (plans.length === 0 && removing.length === 0 && moving.length === 0) return;
 
     const fail = (error: unknown) => {
@@ -852,7 +868,6 @@ export class FileStore {
       }
     };
 
-    const removingPaths = new Set(removing.map((r) => r.path));
     const replaced = new Set([...plans, ...removing].map((p) => basename(p.path)));
     const files = new Map<string, VersionFile>();
     const link: string[] = [];
@@ -876,7 +891,6 @@ export class FileStore {
       }
       for (const path of moving) {
         const name = basename(path);
-        if (replaced.has(name)) continue;
         files.set(name, { name, from: path });
         convert.push(name);
       }
@@ -932,10 +946,8 @@ export class FileStore {
     }
     const collided = new Set(result.collided);
     const chmodOnly = new Set(changes.chmods);
-    const planned = new Set<string>();
     for (const plan of plans) {
       const name = basename(plan.path);
-      planned.add(name);
       if (collided.has(name)) continue;
       const error = result.failed.get(name);
       if (error !== undefined) {
@@ -954,7 +966,7 @@ export class FileStore {
     for (const path of moving) {
       const name = basename(path);
       const entry = this.#entries.get(path);
-      if (planned.has(name) || entry === undefined || removingPaths.has(path)) continue;
+      if (entry === undefined) continue;
       const error = result.failed.get(name);
       if (error !== undefined) {
         this.#failed(path, entry, outcome, "could not link", error);

@@ -436,6 +436,28 @@ Deno.test("FileStore moves plain files into a set when atomicSet is switched on"
   });
 });
 
+Deno.test("FileStore never moves into a set a plain file someone replaced since", async () => {
+  await withFolder(async (folder, open, log) => {
+    const a = join(folder, "a.json");
+    let store = await open({ atomicSet: false });
+    await store.scoped("w").sync(cm("x"), [{ path: a, content: bytes("a") }]);
+    await store.close();
+    // The move at open fails (something in the way of the switch) and is retried later.
+    await Deno.mkdir(join(folder, DATA_TMP, "blocker"), { recursive: true });
+    const clock = new FakeClock();
+    store = await open({ clock });
+    const failing = store.failingPaths;
+    await Deno.writeTextFile(a, "the application's own a");
+    await Deno.remove(join(folder, DATA_TMP), { recursive: true });
+    await untilRetried(clock, () => store.failingPaths === 0);
+    await store.close();
+    assert.equal(failing, 1);
+    assert.match(log(), /not moving into the set .*a\.json: it changed since/);
+    assert.ok((await Deno.lstat(a)).isFile);
+    assert.equal(await read(a), "the application's own a");
+  });
+});
+
 Deno.test("FileStore turns a set back into plain files when atomicSet is switched off", async () => {
   await withFolder(async (folder, open, log) => {
     const a = join(folder, "a.json");
