@@ -121,6 +121,7 @@ export class Sync {
       folder: config.folder,
       allowedRoots: config.folderAnnotationRoots,
       stateDir: config.stateDir,
+      atomicSet: config.atomicSet,
       logger: logger.child("sink"),
     });
     let host: PluginHost;

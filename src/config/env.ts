@@ -144,6 +144,8 @@ export function parseEnv(
       } is inside FOLDER: an application that loads every file below FOLDER still sees the record`,
     );
   }
+  const atomicSet = r.get(VARS.ATOMIC_SET);
+  const maxDecompressedSize = r.get(VARS.MAX_DECOMPRESSED_SIZE);
 
   const sleepTime = r.get(VARS.SLEEP_TIME);
   const watchServerTimeout = r.get(VARS.WATCH_SERVER_TIMEOUT);
@@ -192,6 +194,8 @@ export function parseEnv(
     secretFileMode: compat ? undefined : 0o600,
     stateDir,
     namespaceSelector,
+    atomicSet,
+    maxDecompressedSize,
     ignoreAlreadyProcessed,
     sleepTime,
     watchServerTimeout,

@@ -65,6 +65,8 @@ Deno.test("parseEnv() builds the documented defaults from FOLDER and LABEL alone
       secretFileMode: 0o600,
       stateDir: undefined,
       namespaceSelector: undefined,
+      atomicSet: false,
+      maxDecompressedSize: 64 * 1024 * 1024,
       ignoreAlreadyProcessed: false,
       sleepTime: 60,
       watchServerTimeout: 60,
@@ -438,6 +440,33 @@ Deno.test("parseEnv() reads DEFAULT_FILE_MODE as octal", () => {
     oneError({ DEFAULT_FILE_MODE: bad }, `DEFAULT_FILE_MODE=${JSON.stringify(bad)}`, "octal");
   }
   assert.equal(warnings({ DEFAULT_FILE_MODE: "044" }).length, 1);
+});
+
+Deno.test("parseEnv() reads ATOMIC_SET as a boolean", () => {
+  assert.equal(ok({ ATOMIC_SET: "true" }).atomicSet, true);
+  assert.equal(ok({ ATOMIC_SET: "off" }).atomicSet, false);
+  assert.equal(ok({ ATOMIC_SET: "" }).atomicSet, false);
+  oneError({ ATOMIC_SET: "sometimes" }, 'ATOMIC_SET="sometimes"');
+});
+
+Deno.test("parseEnv() reads MAX_DECOMPRESSED_SIZE in bytes or with a unit, within bounds", () => {
+  assert.equal(ok({ MAX_DECOMPRESSED_SIZE: "64Mi" }).maxDecompressedSize, 64 * 1024 * 1024);
+  assert.equal(ok({ MAX_DECOMPRESSED_SIZE: "1Gi" }).maxDecompressedSize, 1024 ** 3);
+  assert.equal(ok({ MAX_DECOMPRESSED_SIZE: "1Ki" }).maxDecompressedSize, 1024);
+  assert.equal(ok({ MAX_DECOMPRESSED_SIZE: "200MiB" }).maxDecompressedSize, 200 * 1024 ** 2);
+  assert.equal(ok({ MAX_DECOMPRESSED_SIZE: "10M" }).maxDecompressedSize, 10_000_000);
+  assert.equal(ok({ MAX_DECOMPRESSED_SIZE: "500k" }).maxDecompressedSize, 500_000);
+  assert.equal(ok({ MAX_DECOMPRESSED_SIZE: "1048576" }).maxDecompressedSize, 1048576);
+  assert.equal(ok({ MAX_DECOMPRESSED_SIZE: "8 Mi" }).maxDecompressedSize, 8 * 1024 * 1024);
+  oneError({ MAX_DECOMPRESSED_SIZE: "64" }, "MAX_DECOMPRESSED_SIZE=", "less than 1Ki", "64Mi?");
+  oneError({ MAX_DECOMPRESSED_SIZE: "2Gi" }, "MAX_DECOMPRESSED_SIZE=", "more than 1Gi");
+  for (const bad of ["lots", "1.5Mi", "-1Mi", "64mb", "10Ti", "0x100", "toString"]) {
+    oneError(
+      { MAX_DECOMPRESSED_SIZE: bad },
+      `MAX_DECOMPRESSED_SIZE=${JSON.stringify(bad)}`,
+      "size",
+    );
+  }
 });
 
 Deno.test("parseEnv() reads timings as positive seconds, decimals allowed", () => {

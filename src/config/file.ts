@@ -82,6 +82,8 @@ const SYNC_VARS: Readonly<Record<string, string>> = {
   uniqueFilenames: "UNIQUE_FILENAMES",
   defaultFileMode: "DEFAULT_FILE_MODE",
   stateDir: "STATE_DIR",
+  atomicSet: "ATOMIC_SET",
+  maxDecompressedSize: "MAX_DECOMPRESSED_SIZE",
 };
 const SYNC_NAME = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 

@@ -92,6 +92,13 @@ export interface Config {
   namespaceSelector?: string | undefined;
   /** Absolute folder for the ownership record (`STATE_DIR`); undefined: inside `folder`. */
   stateDir?: string | undefined;
+  /**
+   * `ATOMIC_SET`: each folder's files live in a versioned directory behind a `..data` symlink that
+   * is swapped once per change set.
+   */
+  atomicSet: boolean;
+  /** `MAX_DECOMPRESSED_SIZE`: bytes a `.gz` key may decompress to. */
+  maxDecompressedSize: number;
   ignoreAlreadyProcessed: boolean;
   /** Seconds. */
   sleepTime: number;

@@ -43,6 +43,73 @@ import type { Compat, LogFormat, LogLevel, Method, ResourceNameFilter } from "./
  */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
+/**
+ * The default of `MAX_DECOMPRESSED_SIZE`: 64 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_DECOMPRESSED_SIZE } from "./vars.ts";
+ * console.assert(DEFAULT_MAX_DECOMPRESSED_SIZE === 64 * 1024 * 1024);
+ * ```
+ */
+export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
+
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  B: 1,
+  Ki: 1024,
+  KiB: 1024,
+  Mi: 1024 ** 2,
+  MiB: 1024 ** 2,
+  Gi: 1024 ** 3,
+  GiB: 1024 ** 3,
+  k: 1000,
+  K: 1000,
+  KB: 1000,
+  M: 1000 ** 2,
+  MB: 1000 ** 2,
+  G: 1000 ** 3,
+  GB: 1000 ** 3,
+};
+
+/**
+ * A size in bytes: a whole number, optionally followed by a unit as Kubernetes quantities write
+ * them (`Ki`, `Mi`, `Gi` are powers of 1024; `k`, `M`, `G` of 1000; a trailing `B` is accepted).
+ * A bare number below `min` is refused with a hint, since `64` is more likely to mean 64Mi than 64
+ * bytes.
+ *
+ * @example
+ * ```ts
+ * import { byteSize } from "./vars.ts";
+ * console.assert(byteSize("64Mi", { min: 1, max: 2 ** 30 }) === 64 * 1024 * 1024);
+ * console.assert(byteSize("1500000", { min: 1, max: 2 ** 30 }) === 1_500_000);
+ * ```
+ */
+export function byteSize(value: string, rule: { min: number; max: number }): number {
+  const range = `from ${formatBytes(rule.min)} up to ${formatBytes(rule.max)}`;
+  const m = /^(\d+)\s*([A-Za-z]*)$/.exec(value);
+  const unit = m === null ? undefined : BYTE_UNITS[m[2]!];
+  if (m === null || unit === undefined || !Object.hasOwn(BYTE_UNITS, m[2]!)) {
+    throw new Invalid(
+      `is not a size (bytes, or a whole number with Ki, Mi, Gi, k, M or G) ${range}`,
+    );
+  }
+  const n = Number(m[1]) * unit;
+  if (n < rule.min) {
+    const hint = m[2] === "" ? ` (a bare number counts bytes: did you mean ${m[1]}Mi?)` : "";
+    throw new Invalid(`is less than ${formatBytes(rule.min)}${hint}`);
+  }
+  if (n > rule.max) throw new Invalid(`is more than ${formatBytes(rule.max)}`);
+  return n;
+}
+
+function formatBytes(n: number): string {
+  for (const [unit, size] of [["Gi", 1024 ** 3], ["Mi", 1024 ** 2], ["Ki", 1024]] as const) {
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  }
+  return `${n} bytes`;
+}
+
 const seconds = (max = MAX_TIMER_SECONDS) => (v: string) => number(v, { max, unit: "s" });
 
 const RESOURCES: Readonly<Record<string, readonly ResourceKind[]>> = {
@@ -317,6 +384,22 @@ export const VARS = {
     raw: true,
     default: undefined,
     parse: (v, ctx) => path(v, ctx.cwd),
+  }),
+  ATOMIC_SET: declare<boolean>({
+    name: "ATOMIC_SET",
+    shown: "false",
+    description:
+      "publish each change set of a folder at once: a `..data` symlink to a versioned directory, swapped in one rename",
+    default: false,
+    parse: bool,
+  }),
+  MAX_DECOMPRESSED_SIZE: declare<number>({
+    name: "MAX_DECOMPRESSED_SIZE",
+    shown: "64Mi",
+    description:
+      "largest file a `.gz` key may decompress to: bytes, or with a unit (`Ki`, `Mi`, `Gi`, `k`, `M`, `G`), 1Ki to 1Gi",
+    default: DEFAULT_MAX_DECOMPRESSED_SIZE,
+    parse: (v) => byteSize(v, { min: 1024, max: 1024 ** 3 }),
   }),
   SCRIPT: declare<string | undefined>({
     name: "SCRIPT",

@@ -18,9 +18,21 @@
  * paths that keep failing, and what a retry repairs is reported through
  * {@linkcode FileStore.onRepaired} so that the application is told.
  *
+ * With {@linkcode FileStoreOptions.atomicSet}, each directory that holds managed files is one set,
+ * published as the kubelet publishes a ConfigMap volume (see `atomic_set.ts`): the files live in a
+ * version directory, the visible names are symlinks through `..data`, and every sink call switches
+ * `..data` once per directory. The rules above hold for the visible names and the bytes behind
+ * them; what differs:
+ * - a set that cannot be published is retried whole (every path of the directory stays failing);
+ * - a version file edited in place through its symlink is copied out to a regular file at the
+ *   visible name before its version goes, and left alone from then on;
+ * - on open, versions `..data` does not point to are removed, regular files the sidecar wrote
+ *   become symlinks into a version (same bytes), and with `atomicSet` off a set directory becomes
+ *   plain files again (same bytes, hard-linked), its `..data` and versions removed.
+ *
  * @module
  */
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { type ObjectRef, refKey } from "../model.ts";
 import type {
   DesiredFile,
@@ -36,6 +48,17 @@ import { errorMessage } from "../util/errors.ts";
 import { forEachLimit } from "../util/parallel.ts";
 import { family, type Metric } from "../util/metrics.ts";
 import { isWithin } from "../util/paths.ts";
+import {
+  currentVersion,
+  detach,
+  inspectVisible,
+  publish,
+  type PublishResult,
+  sweepVersions,
+  unpublish,
+  type VersionFile,
+  versionFiles,
+} from "./atomic_set.ts";
 import {
   readRegularFile,
   realPathOfMaybeMissing,
@@ -84,6 +107,11 @@ export interface FileStoreOptions {
   retry?: BackoffPolicy | undefined;
   /** How long a path may keep failing before {@linkcode FileStore.problems} reports it. */
   failureGraceMs?: number | undefined;
+  /**
+   * `ATOMIC_SET`: publish each directory's files as one set through a `..data` symlink swapped
+   * once per sink call. Switching it on or off converts existing folders on open.
+   */
+  atomicSet?: boolean | undefined;
 }
 
 /** Counters for metrics. */
@@ -169,6 +197,27 @@ interface WritePlan {
   mode: number | undefined;
 }
 
+interface RemovalPlan {
+  path: string;
+  entry: Entry;
+}
+
+/** What one whole-set publish changes in one directory. */
+interface SetChanges {
+  writes: WritePlan[];
+  /** Mode changes: in a set they are rewrites, since versions share inodes. */
+  chmods: WritePlan[];
+  removals: RemovalPlan[];
+}
+
+/** What is at a visible path, in the folder's layout, and where its bytes are. */
+type Look =
+  | { kind: "missing" }
+  | { kind: "file"; sig: StatSignature; physical: string; linked: boolean }
+  | { kind: "other" };
+
+const OTHER: Look = { kind: "other" };
+
 /**
  * Owns the target folder. Open it once per process, hand {@linkcode FileStore.scoped} sinks to
  * writer instances, call {@linkcode FileStore.prune} after the initial sync and
@@ -220,6 +269,13 @@ export class FileStore {
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
   #onRepaired: ((outcome: SinkOutcome) => void)[] = [];
+  readonly #atomic: boolean;
+  /** Set mode: managed regular files at visible names, to move into their directory's set. */
+  readonly #unconverted = new Set<string>();
+  /** Set mode: directories whose previous version could not be removed. */
+  readonly #strays = new Set<string>();
+  /** Plain mode: directories already checked for a set left by `ATOMIC_SET`. */
+  readonly #checkedDirs = new Set<string>();
   readonly stats: FileStoreStats = { failures: 0, retries: 0, journalSyncs: 0 };
 
   private constructor(folder: string, roots: string[], opts: FileStoreOptions) {
@@ -229,6 +285,7 @@ export class FileStore {
     this.#clock = opts.clock ?? systemClock;
     this.#retryPolicy = opts.retry ?? DEFAULT_RETRY;
     this.#graceMs = opts.failureGraceMs ?? DEFAULT_FAILURE_GRACE_MS;
+    this.#atomic = opts.atomicSet ?? false;
   }
 
   /**
@@ -477,11 +534,14 @@ export class FileStore {
     hash: string,
     outcome: SinkOutcome,
   ): Promise<Entry | undefined> {
-    const sig = await statSignature(path);
+    let look = await this.#look(path);
+    if (look.kind === "other" && this.#unpublishLeftover(dirname(path))) {
+      look = await this.#look(path);
+    }
     let disk: OnDisk | undefined;
-    if (sig !== undefined) {
-      const existing = sig === "other" ? undefined : await readRegularFile(path);
-      if (existing === undefined || sha256Hex(existing) !== hash) {
+    if (look.kind !== "missing") {
+      const existing = look.kind === "file" ? await readRegularFile(look.physical) : undefined;
+      if (look.kind !== "file" || existing === undefined || sha256Hex(existing) !== hash) {
         this.#warn(
           outcome,
           `not writing ${path} for ${owner}: the file exists and was not written by k8s-gsidecar`,
@@ -489,13 +549,9 @@ export class FileStore {
         );
         return undefined;
       }
-      const mode = (await Deno.lstat(path)).mode;
-      disk = {
-        owner,
-        hash,
-        mode: mode === null ? undefined : mode & 0o7777,
-        sig: sig === "other" ? undefined : sig,
-      };
+      const mode = (await Deno.lstat(look.physical)).mode;
+      disk = { owner, hash, mode: mode === null ? undefined : mode & 0o7777, sig: look.sig };
+      if (this.#atomic && !look.linked) this.#unconverted.add(path);
       this.#logger.info("adopted a file that already holds what the sidecar writes", { path });
     }
     const entry: Entry = { claims: new Map(), disk, stale: false, unrecorded: disk !== undefined };
@@ -538,6 +594,7 @@ export class FileStore {
         continue;
       }
       if (disk !== undefined && !(sameContent && sameMode) && !await this.#stillOurs(path, entry)) {
+        this.#detachEdited(path);
         this.#disown(path, entry, outcome, "overwriting");
         continue;
       }
@@ -568,8 +625,22 @@ export class FileStore {
       }
       writes.length = 0;
       chmods.length = 0;
+      if (this.#atomic) {
+        // A set goes out whole or not at all: its removals wait for its writes.
+        for (const { path, entry } of removals) {
+          this.#failed(path, entry, outcome, "could not record", e);
+        }
+        removals.length = 0;
+      }
     }
 
+    const releaseLines: RecordLine[] = [];
+    if (this.#atomic) {
+      await this.#publishSets(touched, { writes, chmods, removals }, outcome, releaseLines);
+      writes.length = 0;
+      chmods.length = 0;
+      removals.length = 0;
+    }
     await forEachLimit(writes, CONCURRENCY, async (plan) => {
       try {
         const sig = await writeAtomic(plan.path, plan.content, plan.mode);
@@ -599,7 +670,6 @@ export class FileStore {
       if (claim !== undefined) claim.content = undefined;
     }
 
-    const releaseLines: RecordLine[] = [];
     await forEachLimit(removals, CONCURRENCY, async ({ path, entry }) => {
       const result = await this.#removeOwned(path, entry, outcome);
       if (result === "failed") return;
@@ -628,16 +698,309 @@ export class FileStore {
   async #stillOurs(path: string, entry: Entry): Promise<boolean> {
     const disk = entry.disk;
     if (disk === undefined) return false;
-    const sig = await statSignature(path).catch(() => "other" as const);
-    if (sig === undefined) return true;
-    if (sig === "other") return false;
-    if (sameSignature(sig, disk.sig)) return true;
-    const content = await readRegularFile(path);
+    const look = await this.#look(path).catch(() => OTHER);
+    if (look.kind === "missing") return true;
+    if (look.kind === "other") return false;
+    if (sameSignature(look.sig, disk.sig)) return true;
+    const content = await readRegularFile(look.physical);
     if (content === undefined) return false;
     const hash = sha256Hex(content);
     if (hash !== disk.hash && hash !== disk.prev) return false;
-    disk.sig = sig;
+    disk.sig = look.sig;
     return true;
+  }
+
+  /**
+   * What is at `path`: in plain mode the file itself (a symlink counts as someone else's); in set
+   * mode a regular file, or the version file behind `name -> ..data/name`.
+   */
+  async #look(path: string): Promise<Look> {
+    if (!this.#atomic) {
+      const sig = await statSignature(path);
+      if (sig === undefined) return { kind: "missing" };
+      if (sig === "other") return OTHER;
+      return { kind: "file", sig, physical: path, linked: false };
+    }
+    const visible = inspectVisible(path);
+    switch (visible.kind) {
+      case "missing":
+        return { kind: "missing" };
+      case "file":
+        return { kind: "file", sig: visible.sig, physical: path, linked: false };
+      case "linked":
+        return { kind: "file", sig: visible.sig, physical: visible.physical, linked: true };
+      default:
+        return OTHER;
+    }
+  }
+
+  /**
+   * Set mode: a version file someone edited in place is copied out to a regular file at its
+   * visible name, so that the edit survives its version being removed.
+   */
+  #detachEdited(path: string): void {
+    if (!this.#atomic) return;
+    try {
+      const visible = inspectVisible(path);
+      if (visible.kind === "linked") detach(path, visible.physical);
+    } catch (e) {
+      this.#logger.warn("could not keep an edited file out of its version", {
+        path,
+        error: errorMessage(e),
+      });
+    }
+  }
+
+  /**
+   * Plain mode: a directory that still holds a set from `ATOMIC_SET` (met for the first time, e.g.
+   * after a lost record) becomes plain files again. True when it did.
+   */
+  #unpublishLeftover(dir: string): boolean {
+    if (this.#atomic || this.#checkedDirs.has(dir)) return false;
+    this.#checkedDirs.add(dir);
+    // No set, or one the sidecar did not make (a kubelet volume): nothing to convert.
+    if (versionOrUndefined(dir) === undefined) return false;
+    try {
+      const names = unpublish(dir);
+      this.#logger.info("ATOMIC_SET is off: turned a whole-set folder back into plain files", {
+        dir,
+        files: names.length,
+      });
+      return true;
+    } catch (e) {
+      this.#logger.warn("could not turn a whole-set folder back into plain files", {
+        dir,
+        error: errorMessage(e),
+      });
+      return false;
+    }
+  }
+
+  /** Set mode: one publish per directory the changes touch. */
+  async #publishSets(
+    touched: Set<string>,
+    changes: SetChanges,
+    outcome: SinkOutcome,
+    releaseLines: RecordLine[],
+  ): Promise<void> {
+    const groups = new Map<string, SetChanges>();
+    const group = (path: string) => {
+      const dir = dirname(path);
+      let g = groups.get(dir);
+      if (g === undefined) groups.set(dir, g = { writes: [], chmods: [], removals: [] });
+      return g;
+    };
+    for (const plan of changes.writes) group(plan.path).writes.push(plan);
+    for (const plan of changes.chmods) group(plan.path).chmods.push(plan);
+    for (const plan of changes.removals) group(plan.path).removals.push(plan);
+    for (const path of touched) if (this.#unconverted.has(path)) group(path);
+    for (const dir of [...groups.keys()].sort()) {
+      await this.#publishDir(dir, groups.get(dir)!, outcome, releaseLines);
+    }
+  }
+
+  /**
+   * Set mode: builds the next version of `dir` (the current one's files hard-linked, `changes`
+   * applied, regular files the sidecar wrote moved in) and switches `..data` to it. When that
+   * fails, every path of the publish stays failing, so the retry publishes them together.
+   */
+  async #publishDir(
+    dir: string,
+    changes: SetChanges,
+    outcome: SinkOutcome,
+    releaseLines: RecordLine[],
+  ): Promise<void> {
+    const removing: RemovalPlan[] = [];
+    for (const { path, entry } of changes.removals) {
+      try {
+        // The path was inside a root when written; a symlink swapped in since must not redirect us.
+        await this.#checkPath(path, new Map());
+      } catch (e) {
+        this.#warn(outcome, `not removing ${path}: ${errorMessage(e)}; forgetting it`, { path });
+        this.#forget(path);
+        releaseLines.push({ op: "release", path });
+        continue;
+      }
+      if (!await this.#stillOurs(path, entry)) {
+        this.#warn(
+          outcome,
+          `not removing ${path}: it changed since k8s-gsidecar wrote it, so it is left alone`,
+          { path },
+        );
+        this.#detachEdited(path);
+        this.#forget(path);
+        releaseLines.push({ op: "release", path });
+        continue;
+      }
+      removing.push({ path, entry });
+    }
+    const plans = [...changes.writes, ...changes.chmods];
+    const planned = new Set(plans.map((p) => p.path));
+    const removingPaths = new Set(removing.map((r) => r.path));
+    const moving: string[] = [];
+    for (const path of this.#unconverted) {
+      const entry = this.#entries.get(path);
+      if (dirname(path) !== dir || planned.has(path) || removingPaths.has(path)) continue;
+      const look = await this.#look(path).catch(() => OTHER);
+      if (entry === undefined || look.kind === "missing" || (look.kind === "file" && look.linked)) {
+        // Gone (the next sync writes it into the set) or already in it: nothing to move.
+        this.#unconverted.delete(path);
+        if (entry !== undefined && look.kind === "missing") entry.stale = true;
+      } else if (!await this.#stillOurs(path, entry)) {
+        this.#disown(path, entry, outcome, "moving into the set");
+      } else {
+        moving.push(path);
+      }
+    }
+    if (plans.length === 0 && removing.length === 0 && moving.length === 0) return;
+
+    const fail = (error: unknown) => {
+      for (const plan of plans) {
+        plan.entry.stale = true;
+        this.#failed(plan.path, plan.entry, outcome, "could not publish", error);
+      }
+      for (const { path, entry } of removing) {
+        this.#failed(path, entry, outcome, "could not publish the removal of", error);
+      }
+      for (const path of moving) {
+        const entry = this.#entries.get(path);
+        if (entry) this.#failed(path, entry, outcome, "could not publish", error);
+      }
+    };
+
+    const replaced = new Set([...plans, ...removing].map((p) => basename(p.path)));
+    const files = new Map<string, VersionFile>();
+    const link: string[] = [];
+    const convert: string[] = [];
+    const unlink: string[] = [];
+    let current: string | undefined;
+    try {
+      current = currentVersion(dir);
+      if (this.#strays.delete(dir)) sweepVersions(dir);
+      if (current !== undefined) {
+        for (const name of versionFiles(join(dir, current))) {
+          if (replaced.has(name)) continue;
+          const path = join(dir, name);
+          const known = this.#entries.get(path)?.disk !== undefined;
+          // A file the store does not know (its record was lost) stays while its visible name
+          // links to it: its owner adopts it at its next sync.
+          if (known || inspectVisible(path).kind === "linked") {
+            files.set(name, { name, from: join(dir, current, name) });
+          }
+        }
+      }
+      for (const path of moving) {
+        const name = basename(path);
+        files.set(name, { name, from: path });
+        convert.push(name);
+      }
+      for (const plan of plans) {
+        const name = basename(plan.path);
+        files.set(name, { name, content: plan.content, mode: plan.mode });
+        const visible = inspectVisible(plan.path);
+        if (visible.kind === "linked" || (visible.kind === "missing" && visible.link)) continue;
+        // A regular file the sidecar wrote becomes a link once the set holds its new bytes;
+        // anything else in the way is reported by publish() as a collision and left alone.
+        if (visible.kind === "file" && plan.entry.disk !== undefined) convert.push(name);
+        else link.push(name);
+      }
+      for (const { path } of removing) {
+        if (!this.#unconverted.has(path)) unlink.push(basename(path));
+      }
+    } catch (e) {
+      fail(e);
+      return;
+    }
+
+    let result: PublishResult;
+    try {
+      result = publish(
+        { dir, current, files: [...files.values()], link, convert, unlink },
+        this.#clock.now(),
+      );
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    if (result.cleanupError !== undefined) {
+      this.#strays.add(dir);
+      this.#logger.warn("could not remove the previous version; the next publish retries", {
+        dir,
+        error: errorMessage(result.cleanupError),
+      });
+    }
+
+    for (const name of result.collided) {
+      const path = join(dir, name);
+      this.#warn(
+        outcome,
+        `not writing ${path}: a file appeared there that k8s-gsidecar did not write, so it is ` +
+          "left alone and no longer managed",
+        { path },
+      );
+      for (const owner of [...(this.#entries.get(path)?.claims.keys() ?? [])]) {
+        this.#release(owner, path);
+      }
+      this.#forget(path);
+      releaseLines.push({ op: "release", path });
+    }
+    const collided = new Set(result.collided);
+    const chmodOnly = new Set(changes.chmods);
+    for (const plan of plans) {
+      const name = basename(plan.path);
+      if (collided.has(name)) continue;
+      const error = result.failed.get(name);
+      if (error !== undefined) {
+        plan.entry.stale = true;
+        this.#failed(plan.path, plan.entry, outcome, "could not link", error);
+        continue;
+      }
+      plan.entry.stale = false;
+      if (plan.entry.disk) {
+        Object.assign(plan.entry.disk, { sig: result.sigs.get(name), prev: undefined });
+      }
+      if (!chmodOnly.has(plan)) outcome.written.push(plan.path);
+      this.#unconverted.delete(plan.path);
+      this.#succeeded(plan.path, plan.entry);
+    }
+    for (const path of moving) {
+      const name = basename(path);
+      const entry = this.#entries.get(path);
+      if (entry === undefined) continue;
+      const error = result.failed.get(name);
+      if (error !== undefined) {
+        this.#failed(path, entry, outcome, "could not link", error);
+        continue;
+      }
+      this.#unconverted.delete(path);
+      if (entry.disk) entry.disk.sig = result.sigs.get(name);
+      this.#settled(path, entry);
+    }
+    const unlinked = new Set(result.unlinked);
+    for (const { path, entry } of removing) {
+      const name = basename(path);
+      let removed = unlinked.has(name);
+      const error = result.failed.get(name);
+      if (error !== undefined) {
+        this.#failed(path, entry, outcome, "could not remove", error);
+        continue;
+      }
+      if (this.#unconverted.has(path)) {
+        try {
+          await Deno.remove(path);
+          removed = true;
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) {
+            this.#failed(path, entry, outcome, "could not remove", e);
+            continue;
+          }
+        }
+      }
+      if (removed) outcome.removed.push(path);
+      this.#succeeded(path, entry);
+      this.#forget(path);
+      releaseLines.push({ op: "release", path });
+    }
   }
 
   /** `path` changed since the sidecar wrote it: leave it alone and stop managing it. */
@@ -665,7 +1028,8 @@ export class FileStore {
   ): Promise<void> {
     const claim = entry.claims.get(disk.owner);
     if (claim === undefined || claim.content !== undefined) return;
-    const content = entry.stale ? undefined : await readRegularFile(path);
+    const look = entry.stale ? OTHER : await this.#look(path).catch(() => OTHER);
+    const content = look.kind === "file" ? await readRegularFile(look.physical) : undefined;
     if (content !== undefined && sha256Hex(content) === disk.hash) {
       claim.content = content;
       return;
@@ -784,9 +1148,17 @@ export class FileStore {
       dirCache.set(dir, realDir);
     }
     const real = join(realDir, name);
-    if (!this.#roots.some((root) => real !== root && isWithin(root, real))) {
+    const root = this.#roots.find((root) => real !== root && isWithin(root, real));
+    if (root === undefined) {
       throw new Error(
         `refusing to write ${path}: it resolves to ${real}, outside ${this.#roots.join(", ")}`,
+      );
+    }
+    // `..data`, the versions and `..data_tmp` belong to the whole-set publish.
+    if (this.#atomic && relative(root, real).split("/").some((part) => part.startsWith(".."))) {
+      throw new Error(
+        `refusing to write ${path}: with ATOMIC_SET, names starting with ".." are reserved for ` +
+          "the versioned directories and the ..data link",
       );
     }
     return normalized;
@@ -812,6 +1184,7 @@ export class FileStore {
   #forget(path: string): void {
     this.#entries.delete(path);
     this.#dirty.delete(path);
+    this.#unconverted.delete(path);
   }
 
   #warn(outcome: SinkOutcome, message: string, fields: Record<string, unknown>): void {
@@ -880,31 +1253,60 @@ export class FileStore {
       this.#ownerPaths(recorded.owner).add(path);
     }
 
+    // Every directory that may hold a set: crash leftovers go, and a switch of ATOMIC_SET converts.
+    const recordedDirs = [...this.#entries.keys()].map((p) => dirname(p));
+    const dirs = [...new Set([this.#folder, ...recordedDirs])].sort();
+    for (const dir of dirs) {
+      if (!this.#atomic) {
+        this.#unpublishLeftover(dir);
+        continue;
+      }
+      try {
+        const swept = sweepVersions(dir);
+        if (swept.length > 0) {
+          this.#logger.info("removed versions left by an interrupted publish", { dir, swept });
+        }
+      } catch (e) {
+        this.#logger.warn("could not remove versions left by an interrupted publish", {
+          dir,
+          error: errorMessage(e),
+        });
+      }
+    }
+
     const disowned: string[] = [];
     await forEachLimit([...this.#entries], CONCURRENCY, async ([path, entry]) => {
       const disk = entry.disk!;
-      const sig = await statSignature(path).catch(() => "other" as const);
-      const content = sig === undefined ? undefined : await readRegularFile(path);
+      const look = await this.#look(path).catch(() => OTHER);
+      const content = look.kind === "file" ? await readRegularFile(look.physical) : undefined;
       const hash = content === undefined ? undefined : sha256Hex(content);
-      if (sig === undefined) {
+      if (look.kind === "missing") {
         entry.stale = true;
         this.#logger.info("recorded file is missing; the next sync writes it again", { path });
-      } else if (hash === disk.hash && typeof sig === "object") {
-        disk.sig = sig;
+        return;
+      }
+      if (look.kind !== "file" || hash === undefined) {
+        disowned.push(path);
+      } else if (hash === disk.hash) {
+        disk.sig = look.sig;
         disk.prev = undefined;
-      } else if (hash !== undefined && hash === disk.prev && typeof sig === "object") {
-        // A crash between the claim and the rename: the old file is there, and it is ours.
+      } else if (hash === disk.prev) {
+        // A crash between the claim and the rename (or the switch): the old file is there, and
+        // it is ours.
         entry.stale = true;
-        disk.sig = sig;
+        disk.sig = look.sig;
       } else {
         disowned.push(path);
+        return;
       }
+      if (this.#atomic && look.kind === "file" && !look.linked) this.#unconverted.add(path);
     });
     for (const path of disowned.sort()) {
       this.#logger.warn(
         "a recorded file changed since k8s-gsidecar wrote it: it is left alone and no longer managed",
         { path },
       );
+      this.#detachEdited(path);
       const entry = this.#entries.get(path);
       for (const owner of [...(entry?.claims.keys() ?? [])]) this.#release(owner, path);
       this.#forget(path);
@@ -912,6 +1314,7 @@ export class FileStore {
 
     await this.#removeStrayTempFiles(dirname(recordPath));
     await this.#compact();
+    if (this.#unconverted.size > 0) await this.#convertToSets();
     if (readFrom !== recordPath) {
       await Deno.remove(readFrom).catch(() => {});
       this.#logger.info("moved the ownership record out of the folder", {
@@ -919,6 +1322,26 @@ export class FileStore {
         to: recordPath,
       });
     }
+  }
+
+  /**
+   * `ATOMIC_SET` switched on for a folder of plain files: each directory's files move into a
+   * version (hard-linked, same bytes) and their names become links, one rename per name.
+   */
+  async #convertToSets(): Promise<void> {
+    const outcome: SinkOutcome = { written: [], removed: [], warnings: [] };
+    const releaseLines: RecordLine[] = [];
+    const dirs = new Set([...this.#unconverted].map((p) => dirname(p)));
+    for (const dir of [...dirs].sort()) {
+      const before = this.#unconverted.size;
+      await this.#publishDir(dir, { writes: [], chmods: [], removals: [] }, outcome, releaseLines);
+      this.#logger.info("ATOMIC_SET is on: moved plain files into a whole-set version", {
+        dir,
+        files: before - this.#unconverted.size,
+      });
+    }
+    if (releaseLines.length > 0) await this.#append(releaseLines).catch(() => {});
+    this.#scheduleRetry();
   }
 
   /** Temp files left by a crash between write and rename. */
@@ -931,7 +1354,8 @@ export class FileStore {
     for (const dir of dirs) {
       try {
         for await (const item of Deno.readDir(dir)) {
-          if (item.isFile && item.name.startsWith(TEMP_PREFIX)) {
+          // Symlinks too: a set's visible names are switched through temp links.
+          if ((item.isFile || item.isSymlink) && item.name.startsWith(TEMP_PREFIX)) {
             await Deno.remove(join(dir, item.name)).catch(() => {});
           }
         }
@@ -939,6 +1363,15 @@ export class FileStore {
         // A missing directory has no stray files.
       }
     }
+  }
+}
+
+/** The version `dir/..data` names; undefined when there is none or it is not the sidecar's. */
+function versionOrUndefined(dir: string): string | undefined {
+  try {
+    return currentVersion(dir);
+  } catch {
+    return undefined;
   }
 }
 
