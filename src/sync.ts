@@ -132,6 +132,7 @@ export class Sync {
         sinkFor: (instance) => store.scoped(instance),
         logger,
         signal: deps.signal,
+        gunzip: config.gunzip ? { maxBytes: config.maxDecompressedSize } : undefined,
       });
     } catch (e) {
       await store.close();

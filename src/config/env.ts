@@ -145,6 +145,7 @@ export function parseEnv(
     );
   }
   const atomicSet = r.get(VARS.ATOMIC_SET);
+  const gunzip = r.get(VARS.GUNZIP);
   const maxDecompressedSize = r.get(VARS.MAX_DECOMPRESSED_SIZE);
 
   const sleepTime = r.get(VARS.SLEEP_TIME);
@@ -195,6 +196,7 @@ export function parseEnv(
     stateDir,
     namespaceSelector,
     atomicSet,
+    gunzip,
     maxDecompressedSize,
     ignoreAlreadyProcessed,
     sleepTime,

@@ -66,6 +66,7 @@ Deno.test("parseEnv() builds the documented defaults from FOLDER and LABEL alone
       stateDir: undefined,
       namespaceSelector: undefined,
       atomicSet: false,
+      gunzip: true,
       maxDecompressedSize: 64 * 1024 * 1024,
       ignoreAlreadyProcessed: false,
       sleepTime: 60,

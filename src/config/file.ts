@@ -83,6 +83,7 @@ const SYNC_VARS: Readonly<Record<string, string>> = {
   defaultFileMode: "DEFAULT_FILE_MODE",
   stateDir: "STATE_DIR",
   atomicSet: "ATOMIC_SET",
+  gunzip: "GUNZIP",
   maxDecompressedSize: "MAX_DECOMPRESSED_SIZE",
 };
 const SYNC_NAME = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -106,7 +107,7 @@ export interface ReadConfigFileOptions {
 const SECTIONS = ["writers", "notifiers"] as const;
 const TOP_KEYS = [...["writers", "notifiers"], "syncs"];
 type Section = typeof SECTIONS[number];
-const ENTRY_KEYS = ["use", "id", "options", "timeoutMs"];
+const ENTRY_KEYS = ["use", "id", "options", "timeoutMs", "gunzip"];
 /** Keys people write by habit (or from other tools), and the key they meant. */
 const MEANT: Readonly<Record<string, string>> = {
   plugin: "use",
@@ -444,6 +445,17 @@ function checkEntry(
     spec.options = entry["options"];
   }
   if (timeoutMs !== undefined) spec.timeoutMs = timeoutMs;
+  if (Object.hasOwn(entry, "gunzip")) {
+    if (typeof entry["gunzip"] !== "boolean") {
+      bad(`gunzip: expected true or false, got ${describe(entry["gunzip"])}`);
+      return undefined;
+    }
+    if (section !== "writers") {
+      bad("gunzip: only writers take it (it says whether .gz keys reach the writer decompressed)");
+      return undefined;
+    }
+    spec.gunzip = entry["gunzip"];
+  }
   return spec;
 }
 

@@ -97,6 +97,8 @@ export interface Config {
    * is swapped once per change set.
    */
   atomicSet: boolean;
+  /** Decompress `.gz` keys (`GUNZIP`), to at most `maxDecompressedSize` bytes. */
+  gunzip: boolean;
   /** `MAX_DECOMPRESSED_SIZE`: bytes a `.gz` key may decompress to. */
   maxDecompressedSize: number;
   ignoreAlreadyProcessed: boolean;

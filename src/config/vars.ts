@@ -393,6 +393,14 @@ export const VARS = {
     default: false,
     parse: bool,
   }),
+  GUNZIP: declare<boolean>({
+    name: "GUNZIP",
+    shown: "true",
+    description:
+      "keys ending in `.gz` (in `binaryData` or a Secret) are decompressed and written without the suffix; `false`: as they are",
+    default: true,
+    parse: bool,
+  }),
   MAX_DECOMPRESSED_SIZE: declare<number>({
     name: "MAX_DECOMPRESSED_SIZE",
     shown: "64Mi",

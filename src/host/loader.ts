@@ -34,6 +34,8 @@ export interface LoadedInstanceSpec {
   options: unknown;
   /** The instance's timeout override (ms), if the configuration gives one. */
   timeoutMs?: number | undefined;
+  /** A writer that wants `.gz` keys as they are (`gunzip: false`). */
+  gunzip?: boolean | undefined;
   /** What the configuration's `use` said (after relative paths were made absolute). */
   use: string;
   /** Where the instance was declared (the config file path), prefixed to messages. */
@@ -276,6 +278,7 @@ async function loadOne(
   const definition = (mod as { default: AnyWriterDefinition | AnyNotifierDefinition }).default;
   const loaded: LoadedInstanceSpec = { kind, label, definition, options: instance.options, use };
   if (instance.timeoutMs !== undefined) loaded.timeoutMs = instance.timeoutMs;
+  if (instance.gunzip !== undefined) loaded.gunzip = instance.gunzip;
   if (ctx.source !== undefined) loaded.source = ctx.source;
   return loaded;
 }

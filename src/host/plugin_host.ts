@@ -23,6 +23,7 @@ import type {
 } from "../plugin/contract.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { errorMessage } from "../util/errors.ts";
+import { type Decompressed, decompressEntries } from "./compressed_entries.ts";
 import { invokeHook } from "./invoke.ts";
 import type { LoadedInstanceSpec } from "./loader.ts";
 
@@ -33,6 +34,8 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export interface Instance<T> {
   plugin: string;
   instance: string;
+  /** This writer gets `.gz` keys decompressed. */
+  gunzip?: boolean | undefined;
   version?: string | undefined;
   timeoutMs: number;
   logger: Logger;
@@ -51,6 +54,11 @@ export interface PluginHostOptions {
   logger: Logger;
   /** Aborted on shutdown; handed to every instance. */
   signal: AbortSignal;
+  /**
+   * `.gz` keys are decompressed (to at most `maxBytes`) for writers that do not opt out
+   * (`gunzip: false` on the instance); undefined: off for all.
+   */
+  gunzip?: { maxBytes: number } | undefined;
 }
 
 /** What one {@linkcode PluginHost.write} did. */
@@ -105,6 +113,7 @@ export class PluginHost {
   readonly writers: readonly Instance<Writer>[];
   readonly notifiers: readonly Instance<Notifier>[];
   readonly #logger: Logger;
+  readonly #gunzipMax: number | undefined;
   /** Held keys of the change set being written, read by the writers' sinks. */
   #held: HeldKeys = new Map();
 
@@ -112,10 +121,12 @@ export class PluginHost {
     writers: Instance<Writer>[],
     notifiers: Instance<Notifier>[],
     logger: Logger,
+    gunzipMax: number | undefined,
   ) {
     this.writers = writers;
     this.notifiers = notifiers;
     this.#logger = logger;
+    this.#gunzipMax = gunzipMax;
   }
 
   /**
@@ -125,18 +136,18 @@ export class PluginHost {
   static async create(opts: PluginHostOptions): Promise<PluginHost> {
     const writers: Instance<Writer>[] = [];
     const notifiers: Instance<Notifier>[] = [];
-    const host = new PluginHost(writers, notifiers, opts.logger);
+    const host = new PluginHost(writers, notifiers, opts.logger, opts.gunzip?.maxBytes);
     try {
       for (const spec of opts.writers) {
         const def = spec.definition as AnyWriterDefinition;
         const sink = holdingSink(opts.sinkFor(spec.label), () => host.#held);
-        writers.push(
-          await instantiate<Writer>(
-            spec,
-            opts,
-            (ctx) => def.create(spec.options, { ...ctx, sink }),
-          ),
+        const w = await instantiate<Writer>(
+          spec,
+          opts,
+          (ctx) => def.create(spec.options, { ...ctx, sink }),
         );
+        w.gunzip = opts.gunzip !== undefined && spec.gunzip !== false;
+        writers.push(w);
       }
       for (const spec of opts.notifiers) {
         const def = spec.definition as AnyNotifierDefinition;
@@ -158,12 +169,23 @@ export class PluginHost {
   async write(changeSet: ChangeSet, held: HeldKeys): Promise<HostWriteResult> {
     const result = emptyResult();
     const failed: HostWriteResult["failed"] = [];
-    this.#held = held;
+    // Decompressed once, for the writers that want `.gz` keys decompressed.
+    let decompressed: Promise<Decompressed> | undefined;
     try {
       for (const w of this.writers) {
+        let view = changeSet;
+        this.#held = held;
+        if (w.gunzip && this.#gunzipMax !== undefined) {
+          const first = decompressed === undefined;
+          decompressed ??= decompressEntries(changeSet, this.#gunzipMax, this.#logger);
+          const d = await decompressed;
+          if (first) result.rejected.push(...d.rejected);
+          view = d.changeSet;
+          this.#held = mergeHeld(held, d.held);
+        }
         try {
           // No shutdown signal: SIGTERM lets the write in progress finish (the timeout applies).
-          const r = await call(w, "write", undefined, () => w.impl.write(changeSet));
+          const r = await call(w, "write", undefined, () => w.impl.write(view));
           result.written.push(...(r?.written ?? []));
           result.removed.push(...(r?.removed ?? []));
           result.rejected.push(...(r?.rejected ?? []));
@@ -237,6 +259,13 @@ function call<T>(
   fn: () => T | Promise<T>,
 ): Promise<T> {
   return invokeHook({ plugin: i.plugin, instance: i.instance, hook }, i.timeoutMs, signal, fn);
+}
+
+function mergeHeld(a: HeldKeys, b: HeldKeys): HeldKeys {
+  if (b.size === 0) return a;
+  const out = new Map<string, ReadonlySet<string>>(a);
+  for (const [object, keys] of b) out.set(object, new Set([...(a.get(object) ?? []), ...keys]));
+  return out;
 }
 
 /**

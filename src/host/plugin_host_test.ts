@@ -145,3 +145,29 @@ Deno.test("PluginHost.create() closes the instances it made when a later one fai
   );
   assert.deepEqual(closed, ["ok"]);
 });
+
+Deno.test("PluginHost decompresses .gz keys for writers, except those with gunzip: false", async () => {
+  await using tmp = await tempSink();
+  const { logger } = recordingLogger();
+  const host = await PluginHost.create({
+    writers: [{ ...spec(naive, "plain#0") }, { ...spec(naive, "raw#0"), gunzip: false }],
+    notifiers: [],
+    sinkFor: (i) => tmp.store.scoped(i),
+    logger,
+    signal: new AbortController().signal,
+    gunzip: { maxBytes: 1024 },
+  });
+  const gz = new Uint8Array(
+    await new Response(
+      new Blob(['{"a":1}']).stream().pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer(),
+  );
+  const set = changeSetOf([{ name: "d", binaryData: { "d.json.gz": gz }, dir: tmp.dir }]);
+  const out = await host.write(set, new Map());
+  await host.close();
+  assert.deepEqual(out.result.written.sort(), [
+    join(tmp.dir, "d.json"),
+    join(tmp.dir, "d.json.gz"),
+  ]);
+  assert.equal(await Deno.readTextFile(join(tmp.dir, "d.json")), '{"a":1}');
+});

@@ -19,6 +19,8 @@ export interface PluginInstanceSpec {
   options?: unknown;
   /** Per-call timeout of this instance's hooks (ms); overrides the plugin's own. */
   timeoutMs?: number | undefined;
+  /** A writer: `false` hands it `.gz` keys as they are instead of decompressed. */
+  gunzip?: boolean | undefined;
 }
 
 /** The writer and notifier instances to run, in order. */
