@@ -304,3 +304,98 @@ Deno.test("deploy/: the sidecar as deployed writes the example dashboard where G
   assert.match(await Deno.readTextFile(join(out, "example.json")), /\(edited\)/);
   await proc.stop();
 });
+
+Deno.test("deploy/grafana-one-sidecar.yaml: accepted under Pod Security 'restricted', and its one sidecar serves all three syncs", async () => {
+  const base = await deployObjects();
+  const variant = parseManifests(
+    await Deno.readTextFile(
+      fileURLToPath(new URL("../deploy/grafana-one-sidecar.yaml", import.meta.url)),
+    ),
+  );
+  const selectorRbac = parseManifests(
+    await Deno.readTextFile(
+      fileURLToPath(new URL("../deploy/rbac-namespace-selector.yaml", import.meta.url)),
+    ),
+  );
+  await using cluster = await startCluster();
+  const ns = one(base, "Namespace");
+  await cluster.apply([ns]);
+  await cluster.apply(base.filter((o) => o.kind !== "Namespace" && o.kind !== "Deployment"));
+  for (
+    const a of await cluster.apply([...variant, ...selectorRbac], { dryRun: true, strict: true })
+  ) {
+    assert.deepEqual(a.warnings, [], `${a.object.kind} ${a.object.metadata.name}: warnings`);
+  }
+  const deployment = one<Deployment>(variant, "Deployment");
+  const [pod] = await cluster.apply([podOf(deployment, "one-sidecar-dry-run")], {
+    dryRun: true,
+    strict: true,
+  });
+  assert.deepEqual(pod!.warnings, []);
+
+  // Run the sidecar with the ConfigMap's config file; in-pod folders map to temporary ones.
+  const spec = deployment.spec.template.spec;
+  const sidecar = sidecarOf(spec);
+  const grafana = spec.containers.find((c) => c.name === "grafana")!;
+  const syncsCm = one(variant, "ConfigMap", "k8s-gsidecar-syncs") as KubeObject & {
+    data: Record<string, string>;
+  };
+  const { parse, stringify } = await import("yaml");
+  const config = parse(syncsCm.data["config.yaml"]!) as {
+    syncs: {
+      name: string;
+      label: string;
+      folder: string;
+      notifiers: { options: Record<string, unknown> }[];
+    }[];
+  };
+  const dir = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "one-sidecar-" });
+  const secret = one(base, "Secret", "grafana-admin") as KubeObject & {
+    stringData: Record<string, string>;
+  };
+  for (const [key, value] of Object.entries(secret.stringData)) {
+    await Deno.writeTextFile(join(dir, key), value);
+  }
+  for (const s of config.syncs) {
+    // Each folder the sidecar writes is one Grafana reads.
+    const volume = sidecar.volumeMounts!.find((m) => m.mountPath === s.folder)!.name;
+    assert.equal(mountOf(grafana, volume), s.folder, `Grafana reads ${s.folder}`);
+    s.folder = join(dir, s.name);
+    for (const n of s.notifiers) {
+      n.options.usernameFile = join(dir, "admin-user");
+      n.options.passwordFile = join(dir, "admin-password");
+    }
+  }
+  await Deno.writeTextFile(join(dir, "config.yaml"), stringify(config));
+  for (
+    const [name, label, key] of [
+      ["ds-prometheus", "grafana_datasource", "prometheus.yaml"],
+      ["alert-rules", "grafana_alert", "rules.yaml"],
+    ]
+  ) {
+    await cluster.admin.create("/api/v1/namespaces/monitoring/configmaps", {
+      metadata: { name, labels: { [label!]: "1" } },
+      data: { [key!]: "apiVersion: 1\n" },
+    });
+  }
+  const token = await cluster.mintToken("monitoring", "k8s-gsidecar");
+  const podEnv = await cluster.podEnvironment({
+    namespace: "monitoring",
+    name: "k8s-gsidecar",
+    token,
+  });
+  const proc = startSidecar(cluster, podEnv, {
+    CONFIG: join(dir, "config.yaml"),
+    NAMESPACE: "monitoring",
+    HEALTH_PORT: "0",
+  }, "one-sidecar");
+  try {
+    await eventually(async () => {
+      await Deno.stat(join(dir, "dashboards", "example.json"));
+      await Deno.stat(join(dir, "datasources", "prometheus.yaml"));
+      await Deno.stat(join(dir, "alerts", "rules.yaml"));
+    }, { what: "the three syncs' files", proc });
+  } finally {
+    await proc.stop();
+  }
+});
