@@ -11,8 +11,11 @@ export type ResourceKind = "configmap" | "secret";
 
 /** Names one object. */
 export interface ObjectRef {
+  /** ConfigMap or Secret. */
   kind: ResourceKind;
+  /** The object's namespace. */
   namespace: string;
+  /** The object's name. */
   name: string;
 }
 
@@ -36,10 +39,15 @@ export function refKey(ref: ObjectRef): string {
  * `delete`: it was deleted, lost its label, or is no longer selected; its files should go.
  */
 export interface Change {
+  /** Whether the object's files should exist (`upsert`) or go (`delete`). */
   type: "upsert" | "delete";
+  /** The object. */
   ref: ObjectRef;
+  /** The object's `metadata.resourceVersion`, when known. */
   resourceVersion?: string | undefined;
+  /** The object's labels (empty for `delete`). */
   labels: Readonly<Record<string, string>>;
+  /** The object's annotations (empty for `delete`). */
   annotations: Readonly<Record<string, string>>;
   /**
    * Key → bytes. ConfigMap `data` is UTF-8 encoded; ConfigMap `binaryData` and Secret values are
@@ -62,13 +70,17 @@ export interface Change {
 export interface ChangeSet {
   /** Increases by one per change set. */
   seq: number;
+  /** Part of the first full sync after start. */
   initial: boolean;
+  /** At most one change per object: its newest state. */
   changes: readonly Change[];
 }
 
 /** Objects of one kind, in one namespace or in all (`namespace` undefined). */
 export interface KindInNamespace {
+  /** ConfigMaps or Secrets. */
   kind: ResourceKind;
+  /** One namespace; `undefined` means every namespace. */
   namespace?: string | undefined;
 }
 
@@ -105,8 +117,11 @@ export interface SyncStep {
 
 /** A key (or object) a writer refused, with the reason; the last good file stays. */
 export interface Rejection {
+  /** The object refused, or whose key was refused. */
   ref: ObjectRef;
+  /** The key refused; `undefined` when the whole object was. */
   key?: string | undefined;
+  /** Why, without the content. */
   reason: string;
 }
 
@@ -116,6 +131,7 @@ export interface WriteResult {
   written: string[];
   /** Absolute paths removed. */
   removed: string[];
+  /** Keys and objects refused; their last good files stay. */
   rejected: Rejection[];
 }
 

@@ -48,7 +48,9 @@ import type { StandardSchemaV1 } from "./standard_schema.ts";
  * ```
  */
 export interface Issue extends StandardSchemaV1.Issue {
+  /** What is wrong, e.g. `expected string, received number`. */
   readonly message: string;
+  /** Keys and indexes from the root value to the bad one. */
   readonly path: readonly PropertyKey[];
 }
 

@@ -17,6 +17,7 @@ import type { StandardSchemaV1 } from "./standard_schema.ts";
 export interface DesiredFile {
   /** Absolute path; must lie inside `FOLDER` or an allowed annotation root. */
   path: string;
+  /** The file's bytes. */
   content: Uint8Array;
   /** File mode; `undefined` leaves it to the umask. */
   mode?: number | undefined;
@@ -24,7 +25,9 @@ export interface DesiredFile {
 
 /** What one sink call did. */
 export interface SinkOutcome {
+  /** Absolute paths created or replaced. */
   written: string[];
+  /** Absolute paths removed. */
   removed: string[];
   /** Human-readable warnings (conflicts), already logged by the sink. */
   warnings: string[];
@@ -32,6 +35,7 @@ export interface SinkOutcome {
 
 /** One object's files for {@linkcode FileSink.syncAll}. */
 export interface SinkItem {
+  /** The object the files belong to. */
   ref: ObjectRef;
   /** Every file the object contributes; empty removes all of them. */
   files: DesiredFile[];
@@ -73,6 +77,7 @@ export interface FileSink {
 export interface PluginContext {
   /** Instance label, e.g. `json-file#0` or the `id` given in the config file. */
   instance: string;
+  /** Logs with the instance label attached. */
   logger: Logger;
   /** Aborted on shutdown or when a call times out. */
   signal: AbortSignal;
@@ -80,6 +85,7 @@ export interface PluginContext {
 
 /** What a writer instance gets. */
 export interface WriterContext extends PluginContext {
+  /** The only way a writer touches the folder. */
   sink: FileSink;
 }
 
@@ -92,6 +98,7 @@ export interface Writer {
    * them takes are reported to the user instead of being skipped silently.
    */
   accepts?(key: string): boolean;
+  /** Releases what `create` acquired; called once on shutdown. */
   close?(): void | Promise<void>;
 }
 
@@ -101,6 +108,7 @@ export interface RetryPolicy {
   retries: number;
   /** Delay before retry n is `backoffMs * 2^(n-1)`, capped at `maxDelayMs`. */
   backoffMs: number;
+  /** Longest delay between two attempts. */
   maxDelayMs: number;
 }
 
@@ -118,6 +126,7 @@ export interface Notifier {
   retry?: RetryPolicy | undefined;
   /** Skip the initial change set (e.g. `REQ_SKIP_INIT`). */
   skipInitial?: boolean | undefined;
+  /** Releases what `create` acquired; called once on shutdown. */
   close?(): void | Promise<void>;
 }
 
@@ -132,6 +141,7 @@ export interface Notifier {
  * ```
  */
 export class NotifyError extends Error {
+  /** Whether another attempt may succeed. */
   readonly retryable: boolean;
   /** Creates the error. */
   constructor(message: string, opts: { retryable: boolean; cause?: unknown }) {
@@ -141,9 +151,11 @@ export class NotifyError extends Error {
   }
 }
 
-interface DefinitionBase<O> {
+/** What writer and notifier definitions share. */
+export interface DefinitionBase<O> {
   /** kebab-case name used in configuration. */
   name: string;
+  /** The plugin's own version, logged when it is loaded. */
   version?: string | undefined;
   /** Options schema; the validated output is passed to `create`. */
   options?: StandardSchemaV1<unknown, O> | undefined;
@@ -153,13 +165,17 @@ interface DefinitionBase<O> {
 
 /** A writer plugin definition. */
 export interface WriterDefinition<O = unknown> extends DefinitionBase<O> {
+  /** Set by {@linkcode defineWriter}. */
   kind: "writer";
+  /** Makes one instance; called once per configured instance, with its validated options. */
   create(options: O, ctx: WriterContext): Writer | Promise<Writer>;
 }
 
 /** A notifier plugin definition. */
 export interface NotifierDefinition<O = unknown> extends DefinitionBase<O> {
+  /** Set by {@linkcode defineNotifier}. */
   kind: "notifier";
+  /** Makes one instance; called once per configured instance, with its validated options. */
   create(options: O, ctx: PluginContext): Notifier | Promise<Notifier>;
 }
 

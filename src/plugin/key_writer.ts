@@ -20,11 +20,13 @@ import { globToRegExp } from "../util/glob.ts";
 
 /** A key refused; its last good file stays. Never put the content in the reason (it may be a Secret's). */
 export interface KeyRefusal {
+  /** Why the key is refused, e.g. `not valid JSON at line 3, column 7`. */
   refuse: string;
 }
 
 /** Options a key writer's schema may give; `keys` replaces the default globs. */
 export interface KeyWriterOptions {
+  /** Globs of keys to write (`*`, `?`, `{a,b}`); replaces the writer's `defaultKeys`. */
   keys?: readonly string[] | undefined;
 }
 
@@ -32,6 +34,7 @@ export interface KeyWriterOptions {
 export interface KeyWriterSpec<O extends KeyWriterOptions = KeyWriterOptions> {
   /** kebab-case name used in configuration. */
   name: string;
+  /** The plugin's own version, logged when it is loaded. */
   version?: string | undefined;
   /** Globs of keys written by default (`*`, `?`, `{a,b}`), e.g. `["*.json"]`. */
   defaultKeys: readonly string[];

@@ -11,9 +11,13 @@ export type LogFields = Record<string, unknown>;
 export interface Logger {
   /** Category path, e.g. `["writer", "json-file#0"]`. */
   readonly category: readonly string[];
+  /** Detail for finding a fault; off unless `LOG_LEVEL=DEBUG`. */
   debug(message: string, fields?: LogFields): void;
+  /** Something the operator may want to know happened. */
   info(message: string, fields?: LogFields): void;
+  /** Something went wrong and syncing goes on (a refused key, a failed notification). */
   warn(message: string, fields?: LogFields): void;
+  /** Something went wrong that needs the operator. */
   error(message: string, fields?: LogFields): void;
   /** A logger for a sub-category. */
   child(...category: string[]): Logger;

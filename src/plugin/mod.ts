@@ -48,6 +48,7 @@ export {
   type AnyWriterDefinition,
   defineNotifier,
   defineWriter,
+  type DefinitionBase,
   type DesiredFile,
   type FileSink,
   type Notifier,
@@ -56,6 +57,8 @@ export {
   type PluginContext,
   type PluginDefinition,
   type RetryPolicy,
+  type SinkBatchOutcome,
+  type SinkItem,
   type SinkOutcome,
   type Writer,
   type WriterContext,
@@ -72,7 +75,12 @@ export {
 } from "../model.ts";
 export type { LogFields, Logger } from "./logger.ts";
 export type { StandardSchemaV1 } from "./standard_schema.ts";
-export { defineKeyWriter, type KeyWriterSpec } from "./key_writer.ts";
+export {
+  defineKeyWriter,
+  type KeyRefusal,
+  type KeyWriterOptions,
+  type KeyWriterSpec,
+} from "./key_writer.ts";
 /**
  * The small Standard Schema builder the built-ins use for their options: no dependency, so a
  * plugin that uses it adds nothing to the sidecar's memory. zod or valibot work just as well.

@@ -7,6 +7,7 @@
 
 /** A schema that validates `Input` into `Output`. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  /** The Standard Schema properties. */
   readonly "~standard": StandardSchemaV1.Props<Input, Output>;
 }
 
@@ -14,34 +15,46 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
 export declare namespace StandardSchemaV1 {
   /** The properties of a schema. */
   export interface Props<Input = unknown, Output = Input> {
+    /** The version of the Standard Schema interface. */
     readonly version: 1;
+    /** The library that made the schema, e.g. `zod`. */
     readonly vendor: string;
+    /** Validates an unknown value. */
     readonly validate: (value: unknown) => Result<Output> | Promise<Result<Output>>;
+    /** Types for inference only; absent at run time. */
     readonly types?: Types<Input, Output> | undefined;
   }
   /** The result of validation. */
   export type Result<Output> = SuccessResult<Output> | FailureResult;
   /** A successful validation. */
   export interface SuccessResult<Output> {
+    /** The validated (and possibly transformed) value. */
     readonly value: Output;
+    /** Absent on success. */
     readonly issues?: undefined;
   }
   /** A failed validation. */
   export interface FailureResult {
+    /** What is wrong, at least one. */
     readonly issues: ReadonlyArray<Issue>;
   }
   /** One problem. */
   export interface Issue {
+    /** What is wrong. */
     readonly message: string;
+    /** Where, from the root value. */
     readonly path?: ReadonlyArray<PropertyKey | PathSegment> | undefined;
   }
   /** A path segment with a key. */
   export interface PathSegment {
+    /** The key of this step. */
     readonly key: PropertyKey;
   }
   /** Input and output types. */
   export interface Types<Input = unknown, Output = Input> {
+    /** What the schema takes. */
     readonly input: Input;
+    /** What it produces. */
     readonly output: Output;
   }
   /** The output type of a schema. */
@@ -54,9 +67,11 @@ export declare namespace StandardSchemaV1 {
  * Validates `value` with `schema`; returns the output or a list of `field: message` strings.
  *
  * @example
- * ```ts ignore
- * const r = await validate(schema, { url: 1 });
- * if ("issues" in r) console.log(r.issues); // ["url: expected string"]
+ * ```ts
+ * import { validate } from "./standard_schema.ts";
+ * import { object, string } from "./_schema.ts";
+ * const r = await validate(object({ url: string() }), { url: 1 });
+ * console.assert("issues" in r && r.issues[0] === "url: expected string, received number");
  * ```
  */
 export async function validate<O>(

@@ -7,24 +7,31 @@
 
 /** One request as a {@linkcode receiver} got it. */
 export interface ReceivedRequest {
+  /** The request method, e.g. `POST`. */
   method: string;
   /** The full URL. */
   url: string;
   /** Path and query. */
   path: string;
+  /** Every request header. */
   headers: Headers;
-  /** Shorthands for the two headers notifier tests check most. */
+  /** The `Authorization` header, the one notifier tests check most. */
   authorization: string | null;
+  /** The `Content-Type` header. */
   contentType: string | null;
+  /** The body, decoded as UTF-8. */
   body: string;
 }
 
 /** A running {@linkcode receiver}; `await using` shuts it down. */
 export interface Receiver extends AsyncDisposable {
+  /** The server, e.g. for `server.addr.port`. */
   server: Deno.HttpServer<Deno.NetAddr>;
+  /** Every request so far, oldest first. */
   received: ReceivedRequest[];
   /** `http://127.0.0.1:PORT`. */
   url: string;
+  /** The same as `url`: the origin to allow, e.g. in `REQ_AUTH_ORIGINS`. */
   origin: string;
 }
 

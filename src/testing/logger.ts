@@ -7,9 +7,13 @@ import type { LogFields, Logger } from "../plugin/logger.ts";
 
 /** One recorded log call. */
 export interface LogRecord {
+  /** The method called. */
   level: "debug" | "info" | "warn" | "error";
+  /** The logger's category, dot-joined, e.g. `test.writer`. */
   category: string;
+  /** The message as given. */
   message: string;
+  /** The fields as given (`{}` when none). */
   fields: LogFields;
 }
 

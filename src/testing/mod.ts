@@ -58,4 +58,4 @@ export {
 export { assertWriterContract, type WriterContractOptions } from "./writer_contract.ts";
 export { type LogRecord, recordingLogger } from "./logger.ts";
 export { closedPort, type ReceivedRequest, type Receiver, receiver } from "./http.ts";
-export type { FileStore } from "../writers/file_store.ts";
+export type { TempStore } from "./temp_sink.ts";

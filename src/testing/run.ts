@@ -12,7 +12,7 @@ import { checkOptions, type LoadedInstanceSpec } from "../host/loader.ts";
 import { type HeldKeys, PluginHost } from "../host/plugin_host.ts";
 import { FileStore } from "../writers/file_store.ts";
 import { type LogRecord, recordingLogger } from "./logger.ts";
-import type { TempSink } from "./temp_sink.ts";
+import type { TempSink, TempStore } from "./temp_sink.ts";
 
 /**
  * What the helpers here return besides the hook's result.
@@ -110,11 +110,16 @@ export async function startWriter(
 ): Promise<WriterUnderTest> {
   const instance = `${def.name}#0`;
   const rec = recordingLogger(["test"]);
-  const ownStore = typeof sink === "string";
-  const store = typeof sink === "string"
-    ? await FileStore.open({ folder: sink, logger: rec.logger.child("sink") })
-    : sink.store;
-  const dir = typeof sink === "string" ? sink : sink.dir;
+  let own: FileStore | undefined;
+  let store: TempStore;
+  let dir: string;
+  if (typeof sink === "string") {
+    store = own = await FileStore.open({ folder: sink, logger: rec.logger.child("sink") });
+    dir = sink;
+  } else {
+    store = sink.store;
+    dir = sink.dir;
+  }
   let host: PluginHost;
   try {
     host = await PluginHost.create({
@@ -125,7 +130,7 @@ export async function startWriter(
       signal: new AbortController().signal,
     });
   } catch (e) {
-    if (ownStore) await store.close();
+    await own?.close();
     throw unwrap(e);
   }
   return {
@@ -143,7 +148,7 @@ export async function startWriter(
       try {
         await host.close();
       } finally {
-        if (ownStore) await store.close();
+        await own?.close();
       }
     },
   };
@@ -270,11 +275,13 @@ export async function runWriter(
     // Several directories: one store with the others as allowed roots, closed after the run.
     const { logger } = recordingLogger(["test", "sink"]);
     const store = await FileStore.open({ folder: target, allowedRoots: extraRoots, logger });
-    try {
-      return await runWriter(def, options, changeSet, { dir: target, store } as TempSink, opts);
-    } finally {
-      await store.close();
-    }
+    await using tmp: TempSink = {
+      dir: target,
+      store,
+      sink: (instance = "test#0") => store.scoped(instance),
+      [Symbol.asyncDispose]: () => store.close(),
+    };
+    return await runWriter(def, options, changeSet, tmp, opts);
   }
   await using w = await startWriter(def, options, target);
   const result = await w.write(changeSet, opts);

@@ -3,9 +3,19 @@
  *
  * @module
  */
-import type { FileSink } from "../plugin/contract.ts";
+import type { FileSink, SinkOutcome } from "../plugin/contract.ts";
 import { FileStore } from "../writers/file_store.ts";
 import { recordingLogger } from "./logger.ts";
+
+/** What a test may ask of the file store behind a {@linkcode TempSink}. */
+export interface TempStore {
+  /** The sink of one writer instance, as the core hands to writers. */
+  scoped(instance: string): FileSink;
+  /** Every `instance|object` that owns a file, e.g. `test#0|configmap/ns/app`. */
+  owners(): Set<string>;
+  /** Removes every file of the owners `select` picks, as a restart does for a removed writer. */
+  prune(select: (owner: string) => boolean): Promise<SinkOutcome>;
+}
 
 /**
  * A real file store on a temporary folder; see {@linkcode tempSink}.
@@ -21,7 +31,7 @@ export interface TempSink {
   /** The temporary folder (the store's folder); removed on dispose. */
   dir: string;
   /** The store itself, e.g. for `owners()` or `prune()`. */
-  store: FileStore;
+  store: TempStore;
   /** The sink of one writer instance (default `"test#0"`), as the core hands to writers. */
   sink(instance?: string): FileSink;
   /** Closes the store and removes the folder. */

@@ -21,6 +21,7 @@ export type CredentialEncoding = "utf-8" | "latin1" | "ascii";
  * ```
  */
 export class SecretFileError extends Error {
+  /** Always `SecretFileError`. */
   override name = "SecretFileError";
   /** The file. */
   readonly path: string;

@@ -95,7 +95,9 @@ export interface HttpSendOptions {
  * ```
  */
 export interface HttpAnswer {
+  /** The HTTP status. */
   status: number;
+  /** The response headers. */
   headers: Headers;
   /** Only with `readBody` and a 2xx status. */
   body: Uint8Array | undefined;
@@ -150,6 +152,7 @@ export type HttpSendErrorKind =
  * ```
  */
 export class HttpSendError extends Error {
+  /** Always `HttpSendError`. */
   override name = "HttpSendError";
   /** See {@linkcode HttpSendErrorKind}. */
   readonly kind: HttpSendErrorKind;
