@@ -100,6 +100,50 @@ export function inKindNamespace(where: KindInNamespace, ref: ObjectRef): boolean
     (where.namespace === undefined || where.namespace === ref.namespace);
 }
 
+/** A `RESOURCE_NAME` entry: objects of this name, of one kind or both, in one namespace or any. */
+export interface NameFilter {
+  /** Only in this namespace; any when `undefined`. */
+  namespace?: string | undefined;
+  /** Only of this kind; both when `undefined`. */
+  kind?: ResourceKind | undefined;
+  /** The object's name. */
+  name: string;
+}
+
+/**
+ * True when `filter` can pick an object in `where`, whatever its name (`where.namespace`
+ * undefined: in some namespace).
+ *
+ * @example
+ * ```ts
+ * import { nameFilterCovers } from "./model.ts";
+ * console.assert(nameFilterCovers({ kind: "secret", name: "db" }, { kind: "secret", namespace: "a" }));
+ * console.assert(!nameFilterCovers({ namespace: "b", name: "db" }, { kind: "secret", namespace: "a" }));
+ * ```
+ */
+export function nameFilterCovers(filter: NameFilter, where: KindInNamespace): boolean {
+  return (filter.kind === undefined || filter.kind === where.kind) &&
+    (filter.namespace === undefined || where.namespace === undefined ||
+      filter.namespace === where.namespace);
+}
+
+/**
+ * True when `filters` is empty (no `RESOURCE_NAME`) or one of them picks `ref`.
+ *
+ * @example
+ * ```ts
+ * import { nameSelected } from "./model.ts";
+ * const ref = { kind: "configmap" as const, namespace: "a", name: "app" };
+ * console.assert(nameSelected([], ref));
+ * console.assert(nameSelected([{ name: "app" }], ref));
+ * console.assert(!nameSelected([{ kind: "secret", name: "app" }], ref));
+ * ```
+ */
+export function nameSelected(filters: readonly NameFilter[], ref: ObjectRef): boolean {
+  return filters.length === 0 ||
+    filters.some((f) => f.name === ref.name && nameFilterCovers(f, ref));
+}
+
 /**
  * What the reconciler hands the write stage: a change set, and what else falls due with it.
  */

@@ -27,11 +27,18 @@
  * @module
  */
 import type { ChangeSet, WriteResult } from "../../src/plugin/mod.ts";
-import { redactSecrets } from "../../src/plugin/http.ts";
 import { defineNotifier, type Notifier, NotifyError } from "../../src/plugin/mod.ts";
 import * as s from "../../src/plugin/_schema.ts";
-import { basicAuthorization, readSecretFile, SecretFileError } from "../../src/plugin/http.ts";
-import { type HttpAnswer, HttpSendError, sendHttp } from "../../src/plugin/http.ts";
+import {
+  basicAuthorization,
+  errorMessage,
+  type HttpAnswer,
+  HttpSendError,
+  readSecretFile,
+  redactSecrets,
+  SecretFileError,
+  sendHttp,
+} from "../../src/plugin/http.ts";
 import {
   HTTP_BASIC_DEFAULTS as D,
   type HttpBasicOptions,
@@ -160,7 +167,7 @@ export default defineNotifier<HttpBasicOptions>({
       try {
         header = basicAuthorization(username, password, options.authEncoding);
       } catch (e) {
-        throw new NotifyError(e instanceof Error ? e.message : String(e), { retryable: false });
+        throw new NotifyError(errorMessage(e), { retryable: false });
       }
       return { header, secrets: [password, header, header.slice("Basic ".length)] };
     }

@@ -40,6 +40,7 @@ import {
   NotifyError,
 } from "../../src/plugin/mod.ts";
 import * as s from "../../src/plugin/_schema.ts";
+import { errorMessage } from "../../src/plugin/http.ts";
 
 const MAX_LISTED = 10;
 const MAX_TIMEOUT_MS = 600_000;
@@ -154,12 +155,7 @@ async function webhookUrl(options: s.Infer<typeof schema>): Promise<URL> {
  * origin wherever it appears.
  */
 function describeFailure(error: unknown, url: URL): string {
-  const parts: string[] = [];
-  for (let e: unknown = error, depth = 0; e !== undefined && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e));
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  let text = parts.join(": ")
+  let text = errorMessage(error)
     .replace(/\burl \([^)]*\)/g, `url (${url.origin})`)
     .replaceAll(url.href, url.origin);
   for (const secret of [`${url.pathname}${url.search}`, url.pathname, url.search]) {

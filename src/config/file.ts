@@ -31,6 +31,7 @@
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import type { Config } from "./types.ts";
 import { loadYaml } from "../util/load_yaml.ts";
+import { messageOf } from "../util/errors.ts";
 
 export type { PipelineSpec, PluginInstanceSpec } from "../host/spec.ts";
 import type { PipelineSpec, PluginInstanceSpec } from "../host/spec.ts";
@@ -260,7 +261,7 @@ async function parseYaml(text: string, display: string): Promise<Parsed> {
   try {
     return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
   } catch (e) {
-    return { ok: false, errors: [`${display}: ${e instanceof Error ? e.message : String(e)}`] };
+    return { ok: false, errors: [`${display}: ${messageOf(e)}`] };
   }
 }
 
@@ -269,7 +270,7 @@ function parseJson(text: string, display: string): Parsed {
   try {
     return { ok: true, value: JSON.parse(source) };
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = messageOf(e);
     let line: number | undefined;
     let col: number | undefined;
     const lc = /\(line (\d+) column (\d+)\)/.exec(message);

@@ -4,7 +4,7 @@
  * @module
  */
 import type { AuthEncoding, HttpBasicOptions } from "../../plugins/http_basic/options.ts";
-import type { ResourceKind } from "../model.ts";
+import type { NameFilter, ResourceKind } from "../model.ts";
 
 /** Sync mode: `watch` (list then watch), `list` (relist every `sleepTime`), `sleep` (one sync, exit). */
 export type Method = "watch" | "list" | "sleep";
@@ -19,11 +19,7 @@ export type LogFormat = "json" | "logfmt" | "text";
 export type Compat = "kiwigrid";
 
 /** One `RESOURCE_NAME` entry: `name`, `kind/name` or `namespace/kind/name`. */
-export interface ResourceNameFilter {
-  namespace?: string | undefined;
-  kind?: ResourceKind | undefined;
-  name: string;
-}
+export type ResourceNameFilter = NameFilter;
 
 /** Basic-auth credentials for `.url` downloads, and the origins they may be sent to. */
 export interface DownloadAuth {

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { messageOf } from "../util/errors.ts";
 
 /** What the probes read. */
 export interface HealthState {
@@ -84,7 +85,7 @@ export function serveHealth(
       : `${hostname}:${addr.port}`;
     const why = e instanceof Deno.errors.AddrInUse
       ? "is already in use (two sidecars in one pod need a HEALTH_PORT each)"
-      : `cannot be listened on (${e instanceof Error ? e.message : String(e)})`;
+      : `cannot be listened on (${messageOf(e)})`;
     reports.onError(
       `health server not started: HEALTH_HOST/HEALTH_PORT address ${shown} ${why}; ` +
         "syncing goes on without /healthz, /readyz and /metrics",

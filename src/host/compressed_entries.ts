@@ -9,6 +9,7 @@
 import { type Change, type ChangeSet, refKey, type Rejection } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { gunzip } from "../util/gunzip.ts";
+import { messageOf } from "../util/errors.ts";
 
 const SUFFIX = ".gz";
 
@@ -73,7 +74,7 @@ export async function decompressEntries(
           entries.set(target, await gunzip(change.entries.get(key)!, maxBytes));
           continue;
         } catch (e) {
-          reason = e instanceof Error ? e.message : String(e);
+          reason = messageOf(e);
         }
       }
       rejected.push({ ref: change.ref, key, reason });

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { messageOf } from "../util/errors.ts";
 
 /** Which plugin call failed. */
 export interface HookLabel {
@@ -85,7 +86,7 @@ export async function invokeHook<T>(
           return await fn(ac.signal);
         } catch (e) {
           if (e instanceof PluginError) throw e;
-          throw new PluginError(label, e instanceof Error ? e.message : String(e), { cause: e });
+          throw new PluginError(label, messageOf(e), { cause: e });
         }
       })(),
       timeout,

@@ -19,7 +19,7 @@ import type { PipelineSpec, PluginInstanceSpec } from "./spec.ts";
 import type { AnyNotifierDefinition, AnyWriterDefinition } from "../plugin/contract.ts";
 import { BUILTIN_NOTIFIERS, BUILTIN_WRITERS } from "../../plugins/registry.ts";
 import type { StandardSchemaV1 } from "../plugin/standard_schema.ts";
-import { errorMessage } from "../util/errors.ts";
+import { errorMessage, messageOf } from "../util/errors.ts";
 
 /** Plugin kinds. */
 export type PluginKind = "writer" | "notifier";
@@ -355,7 +355,7 @@ function describe(v: unknown): string {
 }
 
 function message(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
+  const text = messageOf(e);
   // Deno ends some messages with a period; the caller may append more after a semicolon.
   return text.trim().replace(/\.$/, "");
 }

@@ -49,6 +49,7 @@ import type { Logger } from "../plugin/logger.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { type Clock, sleep, systemClock } from "../util/clock.ts";
 import { family, type Metric } from "../util/metrics.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** One notifier instance the dispatcher serves. */
 export interface NotifierSlot {
@@ -213,10 +214,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
   );
 }
 
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Whether a failed call is worth retrying: everything but an explicit non-retryable NotifyError. */
 function isRetryable(error: unknown): boolean {
   const cause = error instanceof PluginError ? error.cause : error;
@@ -344,7 +341,7 @@ export class NotifyDispatcher {
       // Nothing here should throw, but the sync loop must survive a bug in this class.
       this.#logger.error("notification dispatch failed", {
         seq: changeSet.seq,
-        error: reasonOf(e),
+        error: messageOf(e),
       });
     }
   }
@@ -539,7 +536,7 @@ export class NotifyDispatcher {
             }
             break;
           }
-          const reason = reasonOf(error);
+          const reason = messageOf(error);
           stats.lastError = reason;
           const policy = slot.retry;
           const fields = {
@@ -601,7 +598,7 @@ export class NotifyDispatcher {
       slot.logger.error("notifier lane failed", {
         plugin: slot.plugin,
         instance: slot.instance,
-        reason: reasonOf(e),
+        reason: messageOf(e),
       });
     } finally {
       lane.running = false;

@@ -3,7 +3,8 @@
  * ones the built-in `http-basic` and `webhook` notifiers use: one request with redirects followed
  * by hand (credentials only to their origin, never to `file:`), a timeout for the whole exchange
  * and the first bytes of an error answer; credential files re-read on every call; redaction of
- * secrets from text bound for the logs.
+ * secrets from text bound for the logs; a failure's text with its causes (`fetch` says why only
+ * in `cause`).
  *
  * @example
  * ```ts
@@ -27,3 +28,4 @@ export {
   SecretFileError,
 } from "../util/credentials.ts";
 export { redactSecrets, redactUrl } from "../util/redact.ts";
+export { errorMessage } from "../util/errors.ts";

@@ -14,11 +14,12 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { ResourceNameFilter } from "../config/types.ts";
 import {
   type Change,
   type ChangeSet,
   type KindInNamespace,
+  type NameFilter,
+  nameSelected,
   type ObjectRef,
   refKey,
   type SyncStep,
@@ -39,7 +40,7 @@ export interface ReconcilerOptions {
   defaultFileMode?: number | undefined;
   /** Secret files' mode without `defaultFileMode`: absent 0o600, `undefined` the umask (COMPAT=kiwigrid). */
   secretFileMode?: number | undefined;
-  resourceNames: readonly ResourceNameFilter[];
+  resourceNames: readonly NameFilter[];
   /**
    * Every scope that must list before the initial sync is complete; more may be announced later
    * with {@linkcode Reconciler.expect} (namespaces chosen by label).
@@ -246,12 +247,7 @@ export class Reconciler implements SourceHandler {
   }
 
   #selected(ref: ObjectRef): boolean {
-    const filters = this.#opts.resourceNames;
-    if (filters.length === 0) return true;
-    return filters.some((f) =>
-      f.name === ref.name && (f.kind === undefined || f.kind === ref.kind) &&
-      (f.namespace === undefined || f.namespace === ref.namespace)
-    );
+    return nameSelected(this.#opts.resourceNames, ref);
   }
 
   #upsert(scope: Scope, obj: ObjectSnapshot): void {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ResourceKind } from "../model.ts";
+import { type NameFilter, nameFilterCovers, type ResourceKind } from "../model.ts";
 
 /** One list/watch stream. */
 export interface Scope {
@@ -62,13 +62,6 @@ export function scopesFor(
   return scopes;
 }
 
-/** A `RESOURCE_NAME` entry as far as scopes care. */
-export interface NameFilter {
-  namespace?: string | undefined;
-  kind?: ResourceKind | undefined;
-  name: string;
-}
-
 /**
  * How `RESOURCE_NAME` narrows one scope on the server: `undefined` when no entry can match it
  * (the scope need not be watched at all); a `metadata.name` field selector when exactly one name
@@ -87,15 +80,7 @@ export function nameSelectorFor(
   filters: readonly NameFilter[],
 ): { fieldSelector?: string } | undefined {
   if (filters.length === 0) return {};
-  const names = new Set(
-    filters
-      .filter((f) =>
-        (f.kind === undefined || f.kind === scope.kind) &&
-        (f.namespace === undefined || scope.namespace === undefined ||
-          f.namespace === scope.namespace)
-      )
-      .map((f) => f.name),
-  );
+  const names = new Set(filters.filter((f) => nameFilterCovers(f, scope)).map((f) => f.name));
   if (names.size === 0) return undefined;
   if (names.size === 1) return { fieldSelector: `metadata.name=${[...names][0]}` };
   return {};

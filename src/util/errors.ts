@@ -25,3 +25,18 @@ export function errorMessage(e: unknown): string {
   }
   return parts.join(": ");
 }
+
+/**
+ * The message alone, without causes: for errors whose cause may quote what must not be logged
+ * (a fetch error quotes the full URL; a plugin's cause is the plugin's business).
+ *
+ * @example
+ * ```ts
+ * import { messageOf } from "./errors.ts";
+ * console.assert(messageOf(new Error("refused", { cause: new Error("https://k@x/") })) === "refused");
+ * console.assert(messageOf("plain") === "plain");
+ * ```
+ */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -34,6 +34,7 @@
  * @module
  */
 import { insecureFetch } from "./insecure_fetch.ts";
+import { errorMessage } from "./errors.ts";
 
 const REDIRECTS = [301, 302, 303, 307, 308];
 /** Headers that describe a body; they go when a redirect drops the body (Fetch standard). */
@@ -377,12 +378,7 @@ function withoutUserinfo(url: URL): URL {
  */
 function describeFailure(error: unknown, url: URL): string {
   const shown = `${url.origin}${url.pathname}`;
-  const parts: string[] = [];
-  for (let e: unknown = error, depth = 0; e !== undefined && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e));
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return parts.join(": ")
+  return errorMessage(error)
     .replaceAll(url.href, shown)
     .replace(/\burl \([^)]*\)/g, `url (${shown})`);
 }
