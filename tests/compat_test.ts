@@ -612,7 +612,7 @@ Deno.test("the configuration edge, against a real API server", async (t) => {
           { proc },
         );
         app.status = 200;
-        const auth = app.requests[0]!.headers.authorization;
+        const auth = app.requests[0]!.authorization;
         assert.equal(auth, `Basic ${btoa(`admin:${PASSWORD}`)}`, "the files of the flags win");
         assert.equal(app.requests[0]!.body, "", "kiwigrid posts no body without REQ_PAYLOAD");
         assert.match(proc.output, /REQ_USERNAME and REQ_USERNAME_FILE are both set: the file wins/);

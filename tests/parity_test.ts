@@ -355,7 +355,7 @@ Deno.test("every documented variable works against a real API server", async (t)
       try {
         await eventually(() => assert.equal(receiver.requests.length, 1), { proc: s.proc });
         assert.equal(
-          receiver.requests[0]!.headers["authorization"],
+          receiver.requests[0]!.authorization,
           `Basic ${btoa("grafana:first-pw")}`,
         );
         for (const f of ["a.json", "s.json"]) {
@@ -377,7 +377,7 @@ Deno.test("every documented variable works against a real API server", async (t)
         await cm(cluster, ns, "b", { "b.json": "3" });
         await eventually(() => assert.equal(receiver.requests.length, 2), { proc: s.proc });
         assert.equal(
-          receiver.requests[1]!.headers["authorization"],
+          receiver.requests[1]!.authorization,
           `Basic ${btoa("grafana:rotated-pw")}`,
         );
         assert.ok(!s.proc.output.includes("rotated-pw") && !s.proc.output.includes("first-pw"));
@@ -477,10 +477,10 @@ Deno.test("every documented variable works against a real API server", async (t)
             proc: s.proc,
           });
           const toHome = home.requests.find((r) => r.path === "/h.json")!;
-          assert.equal(toHome.headers["authorization"], `Basic ${btoa("u:url-secret-pw")}`);
+          assert.equal(toHome.authorization, `Basic ${btoa("u:url-secret-pw")}`);
           await eventually(() => assert.ok(elsewhere.requests.length >= 1), { proc: s.proc });
           assert.equal(
-            elsewhere.requests[0]!.headers["authorization"],
+            elsewhere.requests[0]!.authorization,
             undefined,
             "no credentials to another origin",
           );

@@ -110,8 +110,8 @@ Deno.test("plugins declared in a config file run end to end", async (t) => {
         }, { proc: s.proc, what: "one notification per notifier" });
         assert.equal(httpBasic.requests[0]!.method, "POST");
         const hook = webhook.requests[0]!;
-        assert.equal(hook.headers["authorization"], "Bearer webhook-bearer-1");
-        assert.equal(hook.headers["x-env"], "test");
+        assert.equal(hook.authorization, "Bearer webhook-bearer-1");
+        assert.equal(hook.headers.get("x-env"), "test");
         const body = JSON.parse(hook.body);
         assert.equal(body.initial, true);
         assert.ok(body.written.some((p: string) => p.endsWith("a.json")));
@@ -134,7 +134,7 @@ Deno.test("plugins declared in a config file run end to end", async (t) => {
         await Deno.writeTextFile(join(dir, "token"), "webhook-bearer-2\n");
         await cm(cluster, ns, "more", { "more.json": "[]" });
         await eventually(() => assert.equal(webhook.requests.length, 2), { proc: s.proc });
-        assert.equal(webhook.requests[1]!.headers["authorization"], "Bearer webhook-bearer-2");
+        assert.equal(webhook.requests[1]!.authorization, "Bearer webhook-bearer-2");
         assert.ok(!s.proc.output.includes("webhook-bearer"), "tokens never reach the logs");
       } finally {
         await s.proc.stop();

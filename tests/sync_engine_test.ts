@@ -242,7 +242,7 @@ Deno.test("sync engine keeps a folder in step with the cluster", async (t) => {
         assert.equal(first.method, "POST");
         assert.equal(first.path, "/reload?x=1");
         assert.equal(first.body, '{"reload":true}');
-        assert.equal(first.headers["authorization"], `Basic ${btoa("grafana:s3cr3t-pw")}`);
+        assert.equal(first.authorization, `Basic ${btoa("grafana:s3cr3t-pw")}`);
 
         // A change that writes nothing (a .txt key) must not notify.
         const url = await healthUrl(s.proc);

@@ -36,8 +36,8 @@ export interface Receiver extends AsyncDisposable {
 }
 
 /**
- * Starts a receiver on a free loopback port that records every request and answers with
- * `answer(n, req)` (n counts from 0); `ok` by default.
+ * Starts a receiver on a loopback port (a free one unless `opts.port` is given) that records every
+ * request and answers with `answer(n, req)` (n counts from 0); `ok` by default.
  *
  * @example
  * ```ts
@@ -49,9 +49,11 @@ export interface Receiver extends AsyncDisposable {
  */
 export function receiver(
   answer: (n: number, req: Request) => Response | Promise<Response> = () => new Response("ok"),
+  opts: { port?: number } = {},
 ): Receiver {
   const received: ReceivedRequest[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+  const port = opts.port ?? 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
     const u = new URL(req.url);
     received.push({
       method: req.method,

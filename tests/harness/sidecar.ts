@@ -7,6 +7,11 @@
 import { fileURLToPath } from "node:url";
 import type { Cluster, PodEnvironment } from "./cluster.ts";
 import type { ManagedProcess } from "./process.ts";
+import {
+  type ReceivedRequest,
+  type Receiver as KitReceiver,
+  receiver,
+} from "../../src/testing/mod.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
@@ -95,43 +100,38 @@ export async function eventually<T>(
   );
 }
 
-/** A recorded HTTP request. */
-export interface ReceivedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** A local HTTP receiver standing in for the application's reload endpoint. */
+/**
+ * The application's reload endpoint: the kit's {@linkcode receiver}, with a status a test may
+ * change while it runs and a port it may reopen on (an endpoint that comes back).
+ */
 export class Receiver implements AsyncDisposable {
-  readonly requests: ReceivedRequest[] = [];
   /** Status to answer with; a test may change it. */
   status = 200;
-  #server: Deno.HttpServer<Deno.NetAddr>;
-  readonly url: string;
+  readonly #inner: KitReceiver;
 
   /** Listens on 127.0.0.1 (a free port unless `port` is given). */
   constructor(port = 0) {
-    this.#server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
-      const u = new URL(req.url);
-      this.requests.push({
-        method: req.method,
-        path: u.pathname + u.search,
-        headers: Object.fromEntries(req.headers),
-        body: await req.text(),
-      });
-      return new Response("ok", { status: this.status });
-    });
-    this.url = `http://127.0.0.1:${this.#server.addr.port}`;
+    this.#inner = receiver(() => new Response("ok", { status: this.status }), { port });
   }
 
+  /** Every request so far, oldest first. */
+  get requests(): ReceivedRequest[] {
+    return this.#inner.received;
+  }
+
+  /** `http://127.0.0.1:PORT`. */
+  get url(): string {
+    return this.#inner.url;
+  }
+
+  /** The port it listens on. */
   get port(): number {
-    return this.#server.addr.port;
+    return this.#inner.server.addr.port;
   }
 
-  async close(): Promise<void> {
-    await this.#server.shutdown();
+  /** Stops listening. */
+  close(): Promise<void> {
+    return this.#inner.server.shutdown();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
