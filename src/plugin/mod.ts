@@ -81,15 +81,3 @@ export {
   type KeyWriterOptions,
   type KeyWriterSpec,
 } from "./key_writer.ts";
-/**
- * The small Standard Schema builder the built-ins use for their options: no dependency, so a
- * plugin that uses it adds nothing to the sidecar's memory. zod or valibot work just as well.
- *
- * @example
- * ```ts
- * import { schema as s } from "./mod.ts";
- * const options = s.object({ suffix: s.string().min(1).default(".ini") });
- * console.assert(options.safeParse({}).value?.suffix === ".ini");
- * ```
- */
-export * as schema from "./_schema.ts";
