@@ -64,8 +64,16 @@ export function randomHex(): string {
  * is there, `"other"` when it is not a regular file.
  *
  * @example
- * ```ts ignore
- * const sig = await statSignature("/config/a.json");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { statSignature } from "./fs_ops.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.json`, "{}");
+ * const sig = await statSignature(`${dir}/a.json`);
+ * assert.equal(typeof sig === "object" ? sig.size : sig, 2);
+ * assert.equal(await statSignature(dir), "other");
+ * assert.equal(await statSignature(`${dir}/missing.json`), undefined);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function statSignature(path: string): Promise<StatSignature | "other" | undefined> {
@@ -104,8 +112,16 @@ export function sameSignature(
  * The content of a regular file (not following a symlink at `path`), or undefined.
  *
  * @example
- * ```ts ignore
- * const bytes = await readRegularFile("/config/a.json");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readRegularFile } from "./fs_ops.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.json`, "{}");
+ * await Deno.symlink(`${dir}/a.json`, `${dir}/link.json`);
+ * assert.equal(new TextDecoder().decode(await readRegularFile(`${dir}/a.json`)), "{}");
+ * assert.equal(await readRegularFile(`${dir}/link.json`), undefined);
+ * assert.equal(await readRegularFile(`${dir}/missing.json`), undefined);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readRegularFile(path: string): Promise<Uint8Array | undefined> {
@@ -123,8 +139,14 @@ export async function readRegularFile(path: string): Promise<Uint8Array | undefi
  * The real path of `path`'s deepest existing ancestor, with the missing rest appended.
  *
  * @example
- * ```ts ignore
- * await realPathOfMaybeMissing("/config/new/dir"); // "/config/new/dir", or through a symlink
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { realPathOfMaybeMissing } from "./fs_ops.ts";
+ * const dir = await Deno.realPath(await Deno.makeTempDir());
+ * await Deno.mkdir(`${dir}/real`);
+ * await Deno.symlink(`${dir}/real`, `${dir}/link`);
+ * assert.equal(await realPathOfMaybeMissing(`${dir}/link/new/dir`), `${dir}/real/new/dir`);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function realPathOfMaybeMissing(path: string): Promise<string> {
@@ -150,8 +172,15 @@ export async function realPathOfMaybeMissing(path: string): Promise<string> {
  * symlink planted at the temp name.
  *
  * @example
- * ```ts ignore
- * const sig = await writeAtomic("/config/a.json", bytes, 0o644);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sameSignature, statSignature, writeAtomic } from "./fs_ops.ts";
+ * const dir = await Deno.makeTempDir();
+ * const sig = await writeAtomic(`${dir}/sub/a.json`, new TextEncoder().encode("{}"), 0o664);
+ * assert.equal(await Deno.readTextFile(`${dir}/sub/a.json`), "{}");
+ * assert.equal((await Deno.stat(`${dir}/sub/a.json`)).mode! & 0o777, 0o664);
+ * assert.ok(sameSignature(sig, await statSignature(`${dir}/sub/a.json`)));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeAtomic(
@@ -212,8 +241,16 @@ function remember(dir: string): void {
  * Writes all of `bytes` to `file`.
  *
  * @example
- * ```ts ignore
- * await writeAll(file, new TextEncoder().encode("line\n"));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeAll } from "./fs_ops.ts";
+ * const path = await Deno.makeTempFile();
+ * {
+ *   using file = await Deno.open(path, { append: true });
+ *   await writeAll(file, new TextEncoder().encode("line\n"));
+ * }
+ * assert.equal(await Deno.readTextFile(path), "line\n");
+ * await Deno.remove(path);
  * ```
  */
 export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
