@@ -294,8 +294,24 @@ export class FileStore {
    * no longer managed.
    *
    * @example
-   * ```ts ignore
-   * const store = await FileStore.open({ folder: "/config", logger });
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FileStore } from "./file_store.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * const { logger, text } = recordingLogger();
+   * const folder = await Deno.makeTempDir();
+   * const ref = { kind: "configmap" as const, namespace: "ns", name: "app" };
+   * const first = await FileStore.open({ folder, logger });
+   * await first.scoped("txt-file#0").sync(ref, [
+   *   { path: `${folder}/a.txt`, content: new TextEncoder().encode("a") },
+   * ]);
+   * await first.close();
+   * await Deno.writeTextFile(`${folder}/a.txt`, "edited by hand");
+   * const store = await FileStore.open({ folder, logger });
+   * assert.deepEqual(store.scoped("txt-file#0").owned(ref), []); // no longer managed
+   * assert.match(text(), /changed since k8s-gsidecar wrote it/);
+   * await store.close();
+   * await Deno.remove(folder, { recursive: true });
    * ```
    */
   static async open(opts: FileStoreOptions): Promise<FileStore> {
@@ -321,9 +337,23 @@ export class FileStore {
    * instance wrote.
    *
    * @example
-   * ```ts ignore
-   * const sink = store.scoped("json-file#0");
-   * await sink.remove({ kind: "configmap", namespace: "ns", name: "dash" });
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FileStore } from "./file_store.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * const folder = await Deno.makeTempDir();
+   * const store = await FileStore.open({ folder, logger: recordingLogger().logger });
+   * const ref = { kind: "configmap" as const, namespace: "ns", name: "dash" };
+   * const bytes = new TextEncoder().encode("{}");
+   * const json = store.scoped("json-file#0");
+   * const raw = store.scoped("raw-file#0");
+   * await json.sync(ref, [{ path: `${folder}/a.json`, content: bytes }]);
+   * await raw.sync(ref, [{ path: `${folder}/b.json`, content: bytes }]);
+   * const out = await json.remove(ref);
+   * assert.deepEqual(out.removed, [`${folder}/a.json`]);
+   * assert.deepEqual(raw.owned(ref), [`${folder}/b.json`]);
+   * await store.close();
+   * await Deno.remove(folder, { recursive: true });
    * ```
    */
   scoped(instance: string): FileSink {
@@ -347,8 +377,19 @@ export class FileStore {
    * run) and those that synced since.
    *
    * @example
-   * ```ts ignore
-   * const stale = [...store.owners()].filter((o) => !live.has(o));
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FileStore, ownerKey } from "./file_store.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * const folder = await Deno.makeTempDir();
+   * const store = await FileStore.open({ folder, logger: recordingLogger().logger });
+   * const ref = { kind: "configmap" as const, namespace: "ns", name: "app" };
+   * await store.scoped("txt-file#0").sync(ref, [
+   *   { path: `${folder}/a.txt`, content: new TextEncoder().encode("a") },
+   * ]);
+   * assert.deepEqual([...store.owners()], [ownerKey("txt-file#0", ref)]);
+   * await store.close();
+   * await Deno.remove(folder, { recursive: true });
    * ```
    */
   owners(): Set<string> {
@@ -361,8 +402,24 @@ export class FileStore {
    * instead of being removed.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FileStore, ownerKey } from "./file_store.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * const folder = await Deno.makeTempDir();
+   * const store = await FileStore.open({ folder, logger: recordingLogger().logger });
+   * const sink = store.scoped("txt-file#0");
+   * const kept = { kind: "configmap" as const, namespace: "ns", name: "kept" };
+   * const gone = { kind: "configmap" as const, namespace: "ns", name: "gone" };
+   * const bytes = new TextEncoder().encode("x");
+   * await sink.sync(kept, [{ path: `${folder}/kept.txt`, content: bytes }]);
+   * await sink.sync(gone, [{ path: `${folder}/gone.txt`, content: bytes }]);
+   * const live = new Set([ownerKey("txt-file#0", kept)]);
    * const out = await store.prune((owner) => !live.has(owner));
+   * assert.deepEqual(out.removed, [`${folder}/gone.txt`]);
+   * assert.deepEqual([...store.owners()], [...live]);
+   * await store.close();
+   * await Deno.remove(folder, { recursive: true });
    * ```
    */
   prune(select: (owner: string) => boolean): Promise<SinkOutcome> {
@@ -440,8 +497,16 @@ export class FileStore {
    * calls throw; closing again does nothing.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FileStore } from "./file_store.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * const folder = await Deno.makeTempDir();
+   * const store = await FileStore.open({ folder, logger: recordingLogger().logger });
    * await store.close();
+   * await store.close(); // does nothing
+   * await assert.rejects(store.prune(() => true), /FileStore is closed/);
+   * await Deno.remove(folder, { recursive: true });
    * ```
    */
   close(): Promise<void> {
