@@ -84,8 +84,28 @@ export function linkTarget(name: string): string {
  * volume, a directory someone created): the sidecar never takes it over.
  *
  * @example
- * ```ts ignore
- * const current = currentVersion("/config"); // "..gsidecar_…" or undefined
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { currentVersion, publish } from "./atomic_set.ts";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(currentVersion(dir), undefined);
+ * const content = new TextEncoder().encode("{}");
+ * const { version } = publish({
+ *   dir,
+ *   current: undefined,
+ *   files: [{ name: "a.json", content }],
+ *   link: ["a.json"],
+ *   convert: [],
+ *   unlink: [],
+ * }, Date.now());
+ * assert.equal(currentVersion(dir), version);
+ * // A `..data` this sidecar did not make (a kubelet volume) is never taken over.
+ * const kubelet = await Deno.makeTempDir();
+ * await Deno.mkdir(`${kubelet}/..2025_01_02_15_04_05.123456789`);
+ * await Deno.symlink("..2025_01_02_15_04_05.123456789", `${kubelet}/..data`);
+ * assert.throws(() => currentVersion(kubelet), /not a link to a version k8s-gsidecar made/);
+ * await Deno.remove(dir, { recursive: true });
+ * await Deno.remove(kubelet, { recursive: true });
  * ```
  */
 export function currentVersion(dir: string): string | undefined {
@@ -108,8 +128,22 @@ export function currentVersion(dir: string): string | undefined {
  * The names of the regular files of version directory `path`; none when it is missing.
  *
  * @example
- * ```ts ignore
- * versionFiles("/config/..gsidecar_…"); // ["a.json", "b.json"]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publish, versionFiles } from "./atomic_set.ts";
+ * const dir = await Deno.makeTempDir();
+ * const content = new TextEncoder().encode("{}");
+ * const { version } = publish({
+ *   dir,
+ *   current: undefined,
+ *   files: [{ name: "b.json", content }, { name: "a.json", content }],
+ *   link: [],
+ *   convert: [],
+ *   unlink: [],
+ * }, Date.now());
+ * assert.deepEqual(versionFiles(`${dir}/${version}`), ["a.json", "b.json"]);
+ * assert.deepEqual(versionFiles(`${dir}/..gone`), []);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function versionFiles(path: string): string[] {
@@ -154,9 +188,25 @@ function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
  * elsewhere.
  *
  * @example
- * ```ts ignore
- * const v = inspectVisible("/config/a.json");
- * if (v.kind === "linked") console.log(v.physical); // /config/..gsidecar_…/a.json
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { inspectVisible, publish } from "./atomic_set.ts";
+ * const dir = await Deno.makeTempDir();
+ * const content = new TextEncoder().encode("{}");
+ * const { version } = publish({
+ *   dir,
+ *   current: undefined,
+ *   files: [{ name: "a.json", content }],
+ *   link: ["a.json"],
+ *   convert: [],
+ *   unlink: [],
+ * }, Date.now());
+ * const v = inspectVisible(`${dir}/a.json`);
+ * assert.equal(v.kind === "linked" ? v.physical : v.kind, `${dir}/${version}/a.json`);
+ * await Deno.symlink(`${dir}/${version}/a.json`, `${dir}/planted.json`);
+ * assert.equal(inspectVisible(`${dir}/planted.json`).kind, "other"); // not the set's own form
+ * assert.deepEqual(inspectVisible(`${dir}/b.json`), { kind: "missing", link: false });
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function inspectVisible(path: string): Visible {
@@ -356,8 +406,27 @@ function afterSwitch(
  * alone, and so is everything else.
  *
  * @example
- * ```ts ignore
- * sweepVersions("/config"); // ["..gsidecar_…"] after a crash between build and switch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { currentVersion, publish, sweepVersions, versionName } from "./atomic_set.ts";
+ * const dir = await Deno.makeTempDir();
+ * const content = new TextEncoder().encode("{}");
+ * const { version } = publish({
+ *   dir,
+ *   current: undefined,
+ *   files: [{ name: "a.json", content }],
+ *   link: ["a.json"],
+ *   convert: [],
+ *   unlink: [],
+ * }, Date.now());
+ * // A crash between building the next version and switching `..data` to it:
+ * const next = versionName(Date.now());
+ * await Deno.mkdir(`${dir}/${next}`);
+ * await Deno.symlink(next, `${dir}/..data_tmp`);
+ * assert.deepEqual(sweepVersions(dir), ["..data_tmp", next].sort());
+ * assert.equal(currentVersion(dir), version);
+ * assert.equal(await Deno.readTextFile(`${dir}/a.json`), "{}");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function sweepVersions(dir: string): string[] {
@@ -389,8 +458,24 @@ export function sweepVersions(dir: string): string[] {
  * and the versions go. Other names are left alone. Returns the converted names.
  *
  * @example
- * ```ts ignore
- * unpublish("/config"); // ["a.json", "b.json"]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publish, unpublish } from "./atomic_set.ts";
+ * const dir = await Deno.makeTempDir();
+ * const content = new TextEncoder().encode("{}");
+ * const { version } = publish({
+ *   dir,
+ *   current: undefined,
+ *   files: [{ name: "a.json", content }, { name: "b.json", content }],
+ *   link: ["a.json", "b.json"],
+ *   convert: [],
+ *   unlink: [],
+ * }, Date.now());
+ * assert.deepEqual(unpublish(dir), ["a.json", "b.json"]);
+ * assert.ok((await Deno.lstat(`${dir}/a.json`)).isFile);
+ * assert.equal(await Deno.readTextFile(`${dir}/a.json`), "{}");
+ * assert.deepEqual(Array.from(Deno.readDirSync(dir), (e) => e.name).sort(), ["a.json", "b.json"]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function unpublish(dir: string): string[] {
@@ -424,8 +509,24 @@ export function unpublish(dir: string): string[] {
  * regular file holding the edited bytes, so the edit outlives the version it was made in.
  *
  * @example
- * ```ts ignore
- * detach("/config/a.json", "/config/..gsidecar_…/a.json");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { detach, publish } from "./atomic_set.ts";
+ * const dir = await Deno.makeTempDir();
+ * const content = new TextEncoder().encode("{}");
+ * const { version } = publish({
+ *   dir,
+ *   current: undefined,
+ *   files: [{ name: "a.json", content }],
+ *   link: ["a.json"],
+ *   convert: [],
+ *   unlink: [],
+ * }, Date.now());
+ * await Deno.writeTextFile(`${dir}/a.json`, "edited"); // in place, through the symlink
+ * detach(`${dir}/a.json`, `${dir}/${version}/a.json`);
+ * assert.ok((await Deno.lstat(`${dir}/a.json`)).isFile);
+ * assert.equal(await Deno.readTextFile(`${dir}/a.json`), "edited");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function detach(path: string, physical: string): void {
