@@ -56,8 +56,28 @@ const EXCERPT_BYTES = 512;
  * (from their files, if so configured) when a download to an allowed origin needs them.
  *
  * @example
- * ```ts ignore
- * const opts = urlEntryOptions(config.downloads, logger.child("url"), signal);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { urlEntryOptions } from "./url_entries.ts";
+ * import { recordingLogger } from "../testing/logger.ts";
+ * const passwordFile = await Deno.makeTempFile();
+ * const opts = urlEntryOptions({
+ *   timeoutMs: 10_000,
+ *   retries: 3,
+ *   backoffMs: 1_000,
+ *   retryStatuses: [503],
+ *   skipTlsVerify: false,
+ *   auth: {
+ *     origins: ["https://dashboards.example"],
+ *     username: "grafana",
+ *     passwordFile,
+ *     encoding: "utf-8",
+ *   },
+ * }, recordingLogger().logger, new AbortController().signal);
+ * assert.deepEqual(opts.auth?.origins, ["https://dashboards.example"]);
+ * await Deno.writeTextFile(passwordFile, "rotated\n"); // read when a download needs it
+ * assert.deepEqual(await opts.auth?.credentials(), { username: "grafana", password: "rotated" });
+ * await Deno.remove(passwordFile);
  * ```
  */
 export function urlEntryOptions(
@@ -102,8 +122,35 @@ export interface ResolvedEntries {
  * download failed is left out and listed in `held` (its last good file stays).
  *
  * @example
- * ```ts ignore
- * const { changeSet: resolved, held } = await resolveUrlEntries(changeSet, options);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveUrlEntries } from "./url_entries.ts";
+ * import { refKey } from "../model.ts";
+ * import { changeSetOf } from "../testing/change_set.ts";
+ * import { receiver } from "../testing/http.ts";
+ * import { recordingLogger } from "../testing/logger.ts";
+ * await using server = receiver((_n, req) =>
+ *   new URL(req.url).pathname === "/dash.json"
+ *     ? new Response("{}")
+ *     : new Response("not here", { status: 404 })
+ * );
+ * const set = changeSetOf([{
+ *   name: "app",
+ *   data: { "a.json.url": `${server.url}/dash.json`, "b.json.url": `${server.url}/gone.json` },
+ *   dir: "/config",
+ * }]);
+ * const { changeSet, held } = await resolveUrlEntries(set, {
+ *   timeoutMs: 5_000,
+ *   retries: 0,
+ *   backoffMs: 0,
+ *   retryStatuses: [],
+ *   logger: recordingLogger().logger,
+ *   signal: new AbortController().signal,
+ * });
+ * const change = changeSet.changes[0]!;
+ * assert.deepEqual([...change.entries.keys()], ["a.json"]);
+ * assert.equal(new TextDecoder().decode(change.entries.get("a.json")), "{}");
+ * assert.deepEqual(held.get(refKey(change.ref)), new Set(["b.json"])); // its last good file stays
  * ```
  */
 export async function resolveUrlEntries(
