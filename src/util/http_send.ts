@@ -14,21 +14,25 @@
  *   userinfo, the query or a header value; it never logs. What a status means is up to the caller.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { HttpSendError, sendHttp } from "./http_send.ts";
- * try {
- *   const answer = await sendHttp(new URL("http://127.0.0.1:3000/reload"), {
- *     method: "POST",
- *     headers: { "content-type": "text/plain" },
- *     body: "reload",
- *     credentials: { authorization: "Bearer t0ken" },
- *     timeoutMs: 10_000,
- *   });
- *   console.log(answer.status);
- * } catch (e) {
- *   if (e instanceof HttpSendError && e.transient) console.log("retry later:", e.message);
- *   else throw e;
- * }
+ * import { closedPort, receiver } from "../testing/http.ts";
+ * await using app = receiver();
+ * const answer = await sendHttp(new URL(`${app.url}/reload`), {
+ *   method: "POST",
+ *   headers: { "content-type": "text/plain" },
+ *   body: "reload",
+ *   credentials: { authorization: "Bearer t0ken" },
+ *   timeoutMs: 10_000,
+ * });
+ * assert.equal(answer.status, 200);
+ * assert.equal(app.received[0]?.authorization, "Bearer t0ken");
+ * const down = new URL(`http://127.0.0.1:${await closedPort()}/reload`);
+ * await assert.rejects(
+ *   sendHttp(down, { timeoutMs: 10_000 }),
+ *   (e) => e instanceof HttpSendError && e.kind === "network" && e.transient, // retry later
+ * );
  * ```
  *
  * @module
@@ -90,9 +94,20 @@ export interface HttpSendOptions {
  * The final answer of {@linkcode sendHttp}: anything but a followed redirect.
  *
  * @example
- * ```ts ignore
- * const answer = await sendHttp(url, { timeoutMs: 1_000, readBody: true });
- * if (answer.status === 200) console.log(new TextDecoder().decode(answer.body));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sendHttp } from "./http_send.ts";
+ * import { receiver } from "../testing/http.ts";
+ * await using server = receiver((n) =>
+ *   n === 0 ? new Response("hello") : new Response("busy, try later", { status: 503 })
+ * );
+ * const url = new URL(server.url);
+ * const ok = await sendHttp(url, { timeoutMs: 5_000, readBody: true });
+ * assert.equal(new TextDecoder().decode(ok.body), "hello");
+ * const busy = await sendHttp(url, { timeoutMs: 5_000, readBody: true, excerptBytes: 4 });
+ * assert.equal(busy.status, 503);
+ * assert.equal(busy.body, undefined);
+ * assert.equal(busy.excerpt, "busy");
  * ```
  */
 export interface HttpAnswer {

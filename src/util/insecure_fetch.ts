@@ -22,8 +22,19 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  * Sends one request without verifying the server's certificate.
  *
  * @example
- * ```ts ignore
- * const res = await insecureFetch(new URL("https://127.0.0.1:6443/version"), { method: "GET" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { insecureFetch } from "./insecure_fetch.ts";
+ * import { receiver } from "../testing/http.ts";
+ * // Plain HTTP on loopback here; with an https: URL, any server certificate is accepted.
+ * await using server = receiver((n) =>
+ *   n === 0 ? Response.redirect("http://127.0.0.1:1/elsewhere", 302) : new Response("v1.33")
+ * );
+ * const moved = await insecureFetch(new URL(`${server.url}/version`), { method: "GET" });
+ * assert.equal(moved.status, 302); // not followed: that is the caller's call
+ * await moved.body?.cancel();
+ * const res = await insecureFetch(new URL(`${server.url}/version`), { method: "GET" });
+ * assert.equal(await res.text(), "v1.33");
  * ```
  */
 export async function insecureFetch(
