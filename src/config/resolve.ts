@@ -43,9 +43,17 @@ export interface ResolvedConfiguration {
  * found.
  *
  * @example
- * ```ts ignore
- * const r = await resolveConfiguration(Deno.env.toObject(), Deno.args);
- * if (!r.ok) { console.error(r.errors.join("\n")); Deno.exit(2); }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveConfiguration } from "./resolve.ts";
+ * const env = { FOLDER: "/config", LABEL: "grafana_dashboard", WRITERS: "json-file,txt-file" };
+ * const r = await resolveConfiguration(env, []);
+ * assert.ok(r.ok);
+ * assert.deepEqual(r.syncs[0]?.writers.map((w) => w.label), ["json-file#0", "txt-file#1"]);
+ * // Every problem at once, each naming its variable (main.ts prints them and exits with 2).
+ * const bad = await resolveConfiguration({ LABEL: "app", METHOD: "sometimes" }, []);
+ * assert.ok(!bad.ok);
+ * assert.deepEqual(bad.errors.map((e) => e.match(/^[A-Z_]+/)?.[0]), ["METHOD", "FOLDER"]);
  * ```
  */
 export async function resolveConfiguration(
