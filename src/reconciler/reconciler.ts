@@ -61,10 +61,51 @@ interface Known {
  * Receives the source's data (it is a {@linkcode SourceHandler}) and drives the write stage.
  *
  * @example
- * ```ts ignore
- * const reconciler = new Reconciler({ folder, scopes, apply: (step) => pipeline.apply(step), ... });
- * await new ScopeWatcher(lw, scope, reconciler, opts).listOnce();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Reconciler } from "./reconciler.ts";
+ * import type { SyncStep } from "../model.ts";
+ * import type { ListWatch } from "../source/list_watch.ts";
+ * import { scopesFor } from "../source/scope.ts";
+ * import { ScopeWatcher } from "../source/scope_watcher.ts";
+ * import { recordingLogger } from "../testing/logger.ts";
+ * const { logger } = recordingLogger();
+ * const scope = scopesFor(["configmap"], ["ns"])[0]!;
+ * // What the API server would list; production uses listWatchFor(client, scope.path).
+ * const lw: ListWatch = {
+ *   list: () =>
+ *     Promise.resolve({
+ *       metadata: { resourceVersion: "7" },
+ *       items: [{ metadata: { name: "dash", namespace: "ns" }, data: { "a.json": "{}" } }],
+ *     }),
+ *   watch: () => {
+ *     throw new Error("listOnce does not watch");
+ *   },
+ *   serverReady: () => Promise.resolve(true),
+ * };
+ * const steps: SyncStep[] = [];
+ * const reconciler = new Reconciler({
+ *   folder: "/config",
+ *   folderAnnotation: "k8s-sidecar-target-directory",
+ *   folderAnnotationRoots: [],
+ *   uniqueFilenames: false,
+ *   resourceNames: [],
+ *   scopes: [scope],
+ *   logger,
+ *   // Production: the pipeline's writers, then its notifiers.
+ *   apply: (step) => {
+ *     steps.push(step);
+ *     return Promise.resolve(true);
+ *   },
+ * });
+ * const timings = { watchServerTimeout: 60, watchClientTimeout: 66, errorThrottleSleep: 5 };
+ * const signal = new AbortController().signal;
+ * await new ScopeWatcher(lw, scope, reconciler, { timings, logger, signal }).listOnce();
  * await reconciler.initialApplied;
+ * assert.equal(steps.length, 1);
+ * assert.ok(steps[0]!.endOfInitial);
+ * assert.deepEqual([...steps[0]!.changeSet.changes[0]!.entries.keys()], ["a.json"]);
+ * assert.ok(reconciler.ready);
  * ```
  */
 export class Reconciler implements SourceHandler {
