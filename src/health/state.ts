@@ -21,8 +21,24 @@ export interface SidecarParts {
  * Builds the {@linkcode HealthState} of a sidecar.
  *
  * @example
- * ```ts ignore
- * serveHealth(addr, sidecarHealth({ config, syncs }), handlers);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sidecarHealth } from "./state.ts";
+ * import { serveHealth } from "./server.ts";
+ * import { parseEnv } from "../config/env.ts";
+ * const parsed = parseEnv({ FOLDER: "/config", LABEL: "app" });
+ * assert.ok(parsed.ok);
+ * // app.ts passes the running syncs; with none there is nothing to wait for.
+ * const health = sidecarHealth({ config: parsed.config, syncs: [] });
+ * assert.ok(health.ready());
+ * assert.deepEqual(health.problems(), []);
+ * const server = serveHealth({ hostname: "127.0.0.1", port: 0 }, health, {
+ *   onListen() {},
+ *   onError: (message) => assert.fail(message),
+ * });
+ * const res = await fetch(`http://127.0.0.1:${server.addrs[0]!.port}/metrics`);
+ * assert.match(await res.text(), /^process_resident_memory_bytes \d+/m);
+ * await server.shutdown();
  * ```
  */
 export function sidecarHealth({ config, syncs }: SidecarParts): HealthState {
