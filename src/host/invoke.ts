@@ -18,9 +18,27 @@ export interface HookLabel {
  * A plugin hook that threw or timed out.
  *
  * @example
- * ```ts ignore
- * try { await invokeHook(label, 1000, parent, (signal) => writer.write(set)); }
- * catch (e) { if (e instanceof PluginError) log.error(e.message, e.label); }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { invokeHook, PluginError } from "./invoke.ts";
+ * import { recordingLogger } from "../testing/logger.ts";
+ * const { logger, records } = recordingLogger();
+ * const label = { plugin: "json-file", instance: "json-file#0", hook: "write" };
+ * try {
+ *   await invokeHook(label, 1_000, undefined, () => Promise.reject(new Error("disk full")));
+ * } catch (e) {
+ *   if (e instanceof PluginError) logger.error(e.message, { ...e.label });
+ * }
+ * assert.equal(
+ *   records[0]?.message,
+ *   'plugin "json-file" instance "json-file#0" hook write: disk full',
+ * );
+ * const hangs = (signal: AbortSignal) =>
+ *   new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+ * await assert.rejects(
+ *   invokeHook(label, 10, undefined, hangs),
+ *   (e) => e instanceof PluginError && e.timedOut,
+ * );
  * ```
  */
 export class PluginError extends Error {
