@@ -276,8 +276,26 @@ export class NotifyDispatcher {
    * Creates lanes for `slots`; instance labels must be unique.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type NotifierSlot, NotifyDispatcher } from "./dispatcher.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * const { logger } = recordingLogger();
+   * const slot = (instance: string): NotifierSlot => ({
+   *   plugin: "webhook",
+   *   instance,
+   *   logger,
+   *   notify: () => Promise.resolve(),
+   * });
+   * const shutdown = new AbortController();
+   * const slots = [slot("webhook#0"), slot("webhook#1")];
    * const dispatcher = new NotifyDispatcher(slots, { signal: shutdown.signal, logger });
+   * assert.deepEqual(Object.keys(dispatcher.stats()), ["webhook#0", "webhook#1"]);
+   * assert.throws(
+   *   () => new NotifyDispatcher([slot("a"), slot("a")], { signal: shutdown.signal, logger }),
+   *   /duplicate notifier instance "a"/,
+   * );
+   * await dispatcher.close();
    * ```
    */
   constructor(slots: NotifierSlot[], opts: NotifyDispatcherOptions) {
@@ -312,9 +330,29 @@ export class NotifyDispatcher {
    * never blocks syncing and never throws. Sets that changed no file are ignored.
    *
    * @example
-   * ```ts ignore
-   * const result = await runWriters(changeSet);
-   * if (changedFiles(result)) dispatcher.submit(changeSet, result);
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NotifyDispatcher } from "./dispatcher.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * import { FakeClock } from "../util/fake_clock.ts";
+   * const { logger } = recordingLogger();
+   * const clock = new FakeClock();
+   * const told: string[][] = [];
+   * const dispatcher = new NotifyDispatcher([{
+   *   plugin: "webhook",
+   *   instance: "webhook#0",
+   *   logger,
+   *   notify: (_set, result) => Promise.resolve(void told.push(result.written)),
+   * }], { signal: new AbortController().signal, logger, clock });
+   * const set = (seq: number) => ({ seq, initial: false, changes: [] });
+   * dispatcher.submit(set(1), { written: [], removed: [], rejected: [] }); // no file changed
+   * await clock.advance(250);
+   * dispatcher.submit(set(2), { written: ["/config/a.json"], removed: [], rejected: [] });
+   * dispatcher.submit(set(3), { written: ["/config/b.json"], removed: [], rejected: [] });
+   * await clock.advance(250); // the quiet window: the burst is one notification
+   * await dispatcher.idle();
+   * assert.deepEqual(told, [["/config/a.json", "/config/b.json"]]); // and set 1 none
+   * await dispatcher.close();
    * ```
    */
   submit(changeSet: ChangeSet, result: WriteResult): void {
@@ -350,9 +388,31 @@ export class NotifyDispatcher {
    * Resolves when every notifier is idle: nothing in flight, waiting to retry, or pending.
    *
    * @example
-   * ```ts ignore
-   * dispatcher.submit(changeSet, result);
-   * await dispatcher.idle();
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NotifyDispatcher } from "./dispatcher.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * import { FakeClock } from "../util/fake_clock.ts";
+   * const { logger } = recordingLogger();
+   * const clock = new FakeClock();
+   * let attempts = 0;
+   * const dispatcher = new NotifyDispatcher([{
+   *   plugin: "webhook",
+   *   instance: "webhook#0",
+   *   logger,
+   *   retry: { retries: 3, backoffMs: 1_000, maxDelayMs: 10_000 },
+   *   notify: () => ++attempts === 1 ? Promise.reject(new Error("503")) : Promise.resolve(),
+   * }], { signal: new AbortController().signal, logger, clock });
+   * dispatcher.submit({ seq: 1, initial: false, changes: [] }, {
+   *   written: ["/config/a.json"],
+   *   removed: [],
+   *   rejected: [],
+   * });
+   * let idle = false;
+   * void dispatcher.idle().then(() => idle = true);
+   * await clock.runUntil(() => idle); // the quiet window, a failure, one retry delay
+   * assert.equal(attempts, 2);
+   * await dispatcher.close();
    * ```
    */
   async idle(): Promise<void> {
@@ -367,8 +427,32 @@ export class NotifyDispatcher {
    * Outcome counters per notifier instance, keyed by instance label (a snapshot).
    *
    * @example
-   * ```ts ignore
-   * for (const [instance, s] of Object.entries(dispatcher.stats())) gauge.set({ instance }, s.sent);
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NotifyDispatcher } from "./dispatcher.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * import { FakeClock } from "../util/fake_clock.ts";
+   * const { logger } = recordingLogger();
+   * const clock = new FakeClock();
+   * const dispatcher = new NotifyDispatcher([{
+   *   plugin: "webhook",
+   *   instance: "webhook#0",
+   *   logger,
+   *   notify: () => Promise.resolve(),
+   * }], { signal: new AbortController().signal, logger, clock });
+   * for (const seq of [1, 2]) {
+   *   dispatcher.submit({ seq, initial: false, changes: [] }, {
+   *     written: [`/config/${seq}.json`],
+   *     removed: [],
+   *     rejected: [],
+   *   });
+   * }
+   * await clock.advance(250);
+   * await dispatcher.idle();
+   * const stats = dispatcher.stats()["webhook#0"];
+   * assert.equal(stats?.sent, 1);
+   * assert.equal(stats?.coalesced, 1);
+   * await dispatcher.close();
    * ```
    */
   stats(): Record<string, NotifierStats> {
@@ -422,8 +506,34 @@ export class NotifyDispatcher {
    * longer than the quiet window stays one notification), up to the longest delay.
    *
    * @example
-   * ```ts ignore
-   * dispatcher.holdWhile(() => reconciler.busy);
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NotifyDispatcher } from "./dispatcher.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * import { FakeClock } from "../util/fake_clock.ts";
+   * const { logger } = recordingLogger();
+   * const clock = new FakeClock();
+   * const told: string[][] = [];
+   * const dispatcher = new NotifyDispatcher([{
+   *   plugin: "webhook",
+   *   instance: "webhook#0",
+   *   logger,
+   *   notify: (_set, result) => Promise.resolve(void told.push(result.written)),
+   * }], { signal: new AbortController().signal, logger, clock });
+   * let writing = true; // sync.ts passes () => reconciler.busy
+   * dispatcher.holdWhile(() => writing);
+   * dispatcher.submit({ seq: 1, initial: false, changes: [] }, {
+   *   written: ["/config/a.json"],
+   *   removed: [],
+   *   rejected: [],
+   * });
+   * await clock.advance(300); // past the quiet window, but the sync is still writing
+   * assert.equal(told.length, 0);
+   * writing = false;
+   * await clock.advance(25);
+   * await dispatcher.idle();
+   * assert.equal(told.length, 1);
+   * await dispatcher.close();
    * ```
    */
   holdWhile(busy: () => boolean): void {
@@ -436,8 +546,27 @@ export class NotifyDispatcher {
    * notifiers themselves.
    *
    * @example
-   * ```ts ignore
-   * await dispatcher.close(5_000);
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NotifyDispatcher } from "./dispatcher.ts";
+   * import { recordingLogger } from "../testing/logger.ts";
+   * import { FakeClock } from "../util/fake_clock.ts";
+   * const { logger, records } = recordingLogger();
+   * const clock = new FakeClock();
+   * const dispatcher = new NotifyDispatcher([{
+   *   plugin: "webhook",
+   *   instance: "webhook#0",
+   *   logger,
+   *   notify: () => new Promise(() => {}), // hangs, ignoring its signal
+   * }], { signal: new AbortController().signal, logger, clock });
+   * const set = { seq: 1, initial: false, changes: [] };
+   * const result = { written: ["/config/a.json"], removed: [], rejected: [] };
+   * dispatcher.submit(set, result);
+   * await clock.advance(250); // the call starts, and never settles
+   * await dispatcher.close(10); // 10 ms of grace, then it is abandoned
+   * assert.equal(dispatcher.stats()["webhook#0"]?.failed, 1);
+   * dispatcher.submit(set, result);
+   * assert.equal(records.at(-1)?.message, "notification not submitted: shutting down");
    * ```
    */
   async close(graceMs = 5_000): Promise<void> {
