@@ -51,9 +51,24 @@ export type HeldKeysByObject = Readonly<Record<string, readonly string[]>>;
  * A writer instance for several calls; dispose it (`await using`) to close it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineKeyWriter } from "../plugin/mod.ts";
+ * import { changeSetOf } from "./change_set.ts";
+ * import { startWriter } from "./run.ts";
+ * import { tempSink } from "./temp_sink.ts";
+ * const txtFile = defineKeyWriter({ name: "txt-file", defaultKeys: ["*.txt"] });
+ * await using tmp = await tempSink();
  * await using w = await startWriter(txtFile, {}, tmp);
- * await w.write(changeSetOf([...]));
+ * assert.equal(w.accepts("a.txt"), true);
+ * const set = (data: Record<string, string>, seq: number) =>
+ *   changeSetOf([{ name: "app", data, dir: w.dir }], { seq });
+ * await w.write(set({ "a.txt": "1", "b.txt": "1" }, 1));
+ * // b.txt's content is missing this time (its download failed): its last good file stays.
+ * const held = { "configmap/default/app": ["b.txt"] };
+ * const result = await w.write(set({ "a.txt": "2" }, 2), { held });
+ * assert.deepEqual(result.removed, []);
+ * assert.equal(await Deno.readTextFile(`${w.dir}/b.txt`), "1");
  * ```
  */
 export interface WriterUnderTest extends PluginRun, AsyncDisposable {
@@ -69,9 +84,18 @@ export interface WriterUnderTest extends PluginRun, AsyncDisposable {
  * A notifier instance for several calls; dispose it (`await using`) to close it.
  *
  * @example
- * ```ts ignore
- * await using n = await startNotifier(webhook, { url });
- * await n.notify(changeSet, result);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import webhook from "../../plugins/webhook/mod.ts";
+ * import { changeSetOf } from "./change_set.ts";
+ * import { receiver } from "./http.ts";
+ * import { startNotifier } from "./run.ts";
+ * await using server = receiver();
+ * await using n = await startNotifier(webhook, { url: `${server.url}/reload` });
+ * assert.equal(n.notifier.retry?.retries, 5); // the option's default
+ * const result = { written: ["/config/a.json"], removed: [], rejected: [] };
+ * await n.notify(changeSetOf([], { seq: 7 }), result);
+ * assert.deepEqual(JSON.parse(server.received[0]!.body).written, ["/config/a.json"]);
  * ```
  */
 export interface NotifierUnderTest extends PluginRun, AsyncDisposable {
