@@ -15,13 +15,14 @@
  *   server often says there why it refused), never a credential.
  *
  * @example
- * ```ts ignore
- * // config.yaml
- * // notifiers:
- * //   - plugin: http-basic
- * //     options: { url: "http://127.0.0.1:3000/api/admin/provisioning/dashboards/reload",
- * //                method: POST, usernameFile: /etc/grafana-admin/user,
- * //                passwordFile: /etc/grafana-admin/password }
+ * ```yaml
+ * notifiers:
+ *   - use: http-basic
+ *     options:
+ *       url: http://127.0.0.1:3000/api/admin/provisioning/dashboards/reload
+ *       method: POST
+ *       usernameFile: /etc/grafana-admin/user
+ *       passwordFile: /etc/grafana-admin/password
  * ```
  *
  * @module
@@ -135,10 +136,28 @@ function body(options: HttpBasicOptions, changeSet: ChangeSet, result: WriteResu
  * The `http-basic` notifier definition.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import httpBasic from "./mod.ts";
- * const notifier = await httpBasic.create(validatedOptions, ctx);
- * await notifier.notify(changeSet, result);
+ * import { changeSetOf, receiver, startNotifier } from "../../src/testing/mod.ts";
+ * await using grafana = receiver();
+ * const passwordFile = await Deno.makeTempFile();
+ * await Deno.writeTextFile(passwordFile, "s3cret\n");
+ * await using n = await startNotifier(httpBasic, {
+ *   url: `${grafana.url}/api/admin/provisioning/dashboards/reload`,
+ *   method: "POST",
+ *   username: "admin",
+ *   passwordFile,
+ * });
+ * await n.notify(changeSetOf([], { seq: 1 }), {
+ *   written: ["/config/a.json"],
+ *   removed: [],
+ *   rejected: [],
+ * });
+ * const [request] = grafana.received;
+ * assert.equal(request?.authorization, `Basic ${btoa("admin:s3cret")}`);
+ * assert.deepEqual(JSON.parse(request!.body).written, ["/config/a.json"]);
+ * await Deno.remove(passwordFile);
  * ```
  */
 export default defineNotifier<HttpBasicOptions>({

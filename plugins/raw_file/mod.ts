@@ -20,9 +20,21 @@ import { defineKeyWriter } from "../../src/plugin/mod.ts";
  * The `raw-file` writer definition.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import rawFile from "./mod.ts";
- * const slot = await createWriter(rawFile, { keys: ["*.pem"] }, ctx);
+ * import { changeSetOf, runWriter, tempSink } from "../../src/testing/mod.ts";
+ * await using tmp = await tempSink();
+ * const der = new Uint8Array([0x30, 0x82, 0x01, 0x0a]);
+ * const set = changeSetOf([{
+ *   kind: "secret",
+ *   name: "tls",
+ *   binaryData: { "ca.pem": der, "notes.txt": new TextEncoder().encode("x") },
+ *   dir: tmp.dir,
+ * }]);
+ * const run = await runWriter(rawFile, { keys: ["*.pem"] }, set, tmp);
+ * assert.deepEqual(run.result.written, [`${tmp.dir}/ca.pem`]);
+ * assert.deepEqual(await Deno.readFile(`${tmp.dir}/ca.pem`), der);
  * ```
  */
 const rawFile: ReturnType<typeof defineKeyWriter> = defineKeyWriter({

@@ -215,9 +215,17 @@ async function readPidFile(path: string): Promise<number> {
  * The `signal` notifier definition.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import signal from "./mod.ts";
- * const slot = await createNotifier(signal, { processName: "nginx" }, ctx);
+ * import { changeSetOf, startNotifier } from "../../src/testing/mod.ts";
+ * const app = new Deno.Command("sleep", { args: ["30"] }).spawn();
+ * const pidFile = await Deno.makeTempFile();
+ * await Deno.writeTextFile(pidFile, `${app.pid}\n`);
+ * await using n = await startNotifier(signal, { pidFile, signal: "SIGTERM" });
+ * await n.notify(changeSetOf([]), { written: ["/config/nginx.conf"], removed: [], rejected: [] });
+ * assert.equal((await app.status).signal, "SIGTERM");
+ * await Deno.remove(pidFile);
  * ```
  */
 const signalNotifier: NotifierDefinition<s.Infer<typeof schema>> = defineNotifier({

@@ -168,9 +168,21 @@ function describeFailure(error: unknown, url: URL): string {
  * The `slack` notifier definition.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import slack from "./mod.ts";
- * const slot = await createNotifier(slack, { webhookUrlFile: "/etc/slack/url" }, ctx);
+ * import { changeSetOf, receiver, startNotifier } from "../../src/testing/mod.ts";
+ * await using hooks = receiver(); // stands in for https://hooks.slack.com
+ * const webhookUrlFile = await Deno.makeTempFile();
+ * await Deno.writeTextFile(webhookUrlFile, `${hooks.url}/services/T000/B000/XXXX\n`);
+ * await using n = await startNotifier(slack, { webhookUrlFile, channel: "#deployments" });
+ * const result = { written: ["/config/a.json"], removed: [], rejected: [] };
+ * await n.notify(changeSetOf([], { seq: 7 }), result);
+ * assert.deepEqual(JSON.parse(hooks.received[0]!.body), {
+ *   text: "k8s-gsidecar: 1 file written, 0 removed (change set 7)\n• written /config/a.json",
+ *   channel: "#deployments",
+ * });
+ * await Deno.remove(webhookUrlFile);
  * ```
  */
 const slack: NotifierDefinition<s.Infer<typeof schema>> = defineNotifier({

@@ -226,9 +226,29 @@ async function readToken(path: string): Promise<string> {
  * The `webhook` notifier definition.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import webhook from "./mod.ts";
- * const slot = await createNotifier(webhook, { url: "http://127.0.0.1:9090/-/reload" }, ctx);
+ * import { changeSetOf, receiver, startNotifier } from "../../src/testing/mod.ts";
+ * await using prometheus = receiver();
+ * const bearerTokenFile = await Deno.makeTempFile();
+ * await Deno.writeTextFile(bearerTokenFile, "t0ken\n");
+ * await using n = await startNotifier(webhook, {
+ *   url: `${prometheus.url}/-/reload`,
+ *   bearerTokenFile,
+ * });
+ * const set = changeSetOf([{ name: "rules", data: { "a.yaml": "groups: []" }, dir: "/config" }], {
+ *   seq: 7,
+ * });
+ * await n.notify(set, { written: ["/config/a.yaml"], removed: [], rejected: [] });
+ * const [request] = prometheus.received;
+ * assert.equal(request?.authorization, "Bearer t0ken");
+ * const body = JSON.parse(request!.body);
+ * assert.equal(body.seq, 7);
+ * assert.deepEqual(body.objects, [
+ *   { kind: "configmap", namespace: "default", name: "rules", type: "upsert" },
+ * ]);
+ * await Deno.remove(bearerTokenFile);
  * ```
  */
 const webhook: NotifierDefinition<s.Infer<typeof schema>> = defineNotifier({
