@@ -62,9 +62,45 @@ const NO_ENTRIES: ReadonlyMap<string, Uint8Array> = new Map();
  * The write half of the sidecar.
  *
  * @example
- * ```ts ignore
- * const pipeline = new Pipeline({ store, writers, dispatcher, logger });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { notifierSlots, Pipeline } from "./pipeline.ts";
+ * import jsonFile from "../plugins/json_file/mod.ts";
+ * import { PluginHost } from "./host/plugin_host.ts";
+ * import { NotifyDispatcher } from "./notifiers/dispatcher.ts";
+ * import { changeSetOf } from "./testing/change_set.ts";
+ * import { recordingLogger } from "./testing/logger.ts";
+ * import { FileStore } from "./writers/file_store.ts";
+ * const { logger } = recordingLogger();
+ * const signal = new AbortController().signal;
+ * const folder = await Deno.makeTempDir();
+ * const store = await FileStore.open({ folder, logger });
+ * const host = await PluginHost.create({
+ *   writers: [{
+ *     kind: "writer",
+ *     label: "json-file#0",
+ *     definition: jsonFile,
+ *     options: {},
+ *     use: "json-file",
+ *   }],
+ *   notifiers: [],
+ *   sinkFor: (instance) => store.scoped(instance),
+ *   logger,
+ *   signal,
+ * });
+ * const dispatcher = new NotifyDispatcher(notifierSlots(host), { signal, logger });
+ * const pipeline = new Pipeline({ store, host, dispatcher, logger });
+ * const changeSet = changeSetOf([
+ *   { name: "dash", data: { "a.json": "{}", "b.json": "{" }, dir: folder },
+ * ]);
  * const ok = await pipeline.apply({ changeSet, endOfInitial: false });
+ * assert.ok(ok); // b.json was refused (not JSON): a rejection, not a writer failure
+ * assert.equal(await Deno.readTextFile(`${folder}/a.json`), "{}");
+ * assert.equal(pipeline.stats.rejected, 1);
+ * await dispatcher.close();
+ * await host.close();
+ * await store.close();
+ * await Deno.remove(folder, { recursive: true });
  * ```
  */
 export class Pipeline {
@@ -244,8 +280,44 @@ function hintFor(key: string, writers: string[]): string {
  * The host's notifier instances as the dispatcher wants them: every call through the host.
  *
  * @example
- * ```ts ignore
- * const dispatcher = new NotifyDispatcher(notifierSlots(host), { signal, logger });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { notifierSlots } from "./pipeline.ts";
+ * import { PluginHost } from "./host/plugin_host.ts";
+ * import { NotifyDispatcher } from "./notifiers/dispatcher.ts";
+ * import { defineNotifier } from "./plugin/mod.ts";
+ * import { recordingLogger } from "./testing/logger.ts";
+ * const { logger } = recordingLogger();
+ * const signal = new AbortController().signal;
+ * const seen: number[] = [];
+ * const counter = defineNotifier({
+ *   name: "counter",
+ *   create: () => ({ notify: (set) => Promise.resolve(void seen.push(set.seq)) }),
+ * });
+ * const host = await PluginHost.create({
+ *   writers: [],
+ *   notifiers: [{
+ *     kind: "notifier",
+ *     label: "counter#0",
+ *     definition: counter,
+ *     options: {},
+ *     use: "./counter.ts",
+ *   }],
+ *   sinkFor: () => {
+ *     throw new Error("a notifier has no sink");
+ *   },
+ *   logger,
+ *   signal,
+ * });
+ * const slots = notifierSlots(host);
+ * assert.deepEqual(slots.map((slot) => slot.instance), ["counter#0"]);
+ * const dispatcher = new NotifyDispatcher(slots, { signal, logger, quietMs: 0 });
+ * const result = { written: ["/config/a.json"], removed: [], rejected: [] };
+ * dispatcher.submit({ seq: 4, initial: false, changes: [] }, result);
+ * await dispatcher.idle();
+ * assert.deepEqual(seen, [4]);
+ * await dispatcher.close();
+ * await host.close();
  * ```
  */
 export function notifierSlots(host: PluginHost): NotifierSlot[] {
