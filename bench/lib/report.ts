@@ -45,11 +45,14 @@ export function print(line: string): void {
  * The figures of one benchmark run.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Report } from "./report.ts";
  * const report = new Report("initial sync");
- * report.figure("1000 objects: last file", 0.31, "s", { max: 0.4 });
+ * report.figure("1000 objects: last file", 0.45, "s", { max: 0.4 }); // prints the figure at once
  * report.figure("1000 objects: list calls", 1, "");
- * await report.finish();
+ * assert.deepEqual(report.missed, ["1000 objects: last file"]);
+ * // report.finish() then prints the machine and the table, and sets Deno.exitCode = 1.
  * ```
  */
 export class Report {
@@ -57,7 +60,7 @@ export class Report {
   readonly #rows: Row[] = [];
   readonly #notes: string[] = [];
 
-  /** Starts a report and prints the machine and the command line. */
+  /** Starts an empty report; {@linkcode Report.finish} prints the machine and the command line. */
   constructor(title: string) {
     this.#title = title;
   }

@@ -154,8 +154,22 @@ export function parsePodFile(name: string, text: string): PodSpec {
  * Reads every `*.pod` file of `dir`, sorted by name.
  *
  * @example
- * ```ts ignore
- * const pods = await readPodDir("/work/shared/fixtures/kiwigrid-e2e/pods/main");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readPodDir } from "./pod_file.ts";
+ * // The end-to-end test reads tests/fixtures/kiwigrid-e2e/pods/main and pods/ext.
+ * const dir = await Deno.makeTempDir();
+ * const pod = (namespace: string, ready: string) =>
+ *   `namespace ${namespace}\nserviceaccount sa\nready ${ready}\n`;
+ * await Deno.writeTextFile(`${dir}/b.pod`, pod("default", "running"));
+ * await Deno.writeTextFile(`${dir}/a.pod`, pod("other", "exits"));
+ * await Deno.writeTextFile(`${dir}/README.md`, "not a pod");
+ * const pods = await readPodDir(dir);
+ * assert.deepEqual(pods.map((p) => [p.name, p.namespace, p.ready]), [
+ *   ["a", "other", "exits"],
+ *   ["b", "default", "running"],
+ * ]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readPodDir(dir: string): Promise<PodSpec[]> {
