@@ -68,8 +68,21 @@ export interface ResolvedConnection {
  * {@linkcode KubeConfigError} when neither can work.
  *
  * @example
- * ```ts ignore
- * const { connection, source } = await resolveConnection({ env: Deno.env.toObject() });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveConnection } from "./connect.ts";
+ * // In a pod: the kubelet mounts the service account and names the API server in the environment
+ * // (main.ts passes Deno.env.toObject() and the default mount).
+ * const serviceAccountDir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${serviceAccountDir}/token`, "t0ken\n");
+ * const { connection, source } = await resolveConnection({
+ *   env: { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" },
+ *   serviceAccountDir,
+ * });
+ * assert.equal(source, "in-cluster");
+ * assert.equal(connection.server, "https://10.96.0.1:443");
+ * assert.equal(await connection.token?.(), "t0ken");
+ * await Deno.remove(serviceAccountDir, { recursive: true });
  * ```
  */
 export async function resolveConnection(opts: ConnectOptions): Promise<ResolvedConnection> {
