@@ -32,7 +32,17 @@ export interface RunOptions {
  *
  * @example
  * ```ts ignore
- * const code = await runSidecar({ config, syncs, env: Deno.env.toObject(), logger, signal });
+ * import { runSidecar } from "./app.ts";
+ * import { resolveConfiguration } from "./config/resolve.ts";
+ * import { createLogger } from "./log.ts";
+ * const env = Deno.env.toObject();
+ * const resolved = await resolveConfiguration(env, Deno.args);
+ * if (!resolved.ok) throw new Error(resolved.errors.join("\n"));
+ * const { config, syncs } = resolved;
+ * const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+ * const shutdown = new AbortController();
+ * Deno.addSignalListener("SIGTERM", () => shutdown.abort());
+ * const code = await runSidecar({ config, syncs, env, logger, signal: shutdown.signal });
  * ```
  */
 export async function runSidecar(opts: RunOptions): Promise<number> {

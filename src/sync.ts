@@ -49,9 +49,19 @@ interface Feed {
  *
  * @example
  * ```ts ignore
+ * import { Sync } from "./sync.ts";
+ * import type { SyncPlan } from "./config/resolve.ts";
+ * import type { KubeClient } from "./kube/client.ts";
+ * import type { Logger } from "./plugin/logger.ts";
+ * import type { ScopeHub } from "./source/scope_hub.ts";
+ * declare const plan: SyncPlan; // one of resolveConfiguration()'s syncs
+ * declare const client: KubeClient;
+ * declare const hub: ScopeHub; // runs the shared watches (app.ts calls hub.run beside sync.run)
+ * declare const logger: Logger;
+ * declare const signal: AbortSignal;
  * const sync = await Sync.start(plan, { client, hub, logger, signal });
- * const code = await sync.run();
- * await sync.close();
+ * const code = await sync.run(); // METHOD=sleep: after the one sync; list, watch: on shutdown
+ * await sync.close(2_000); // notifications in flight get 2 s
  * ```
  */
 export class Sync {

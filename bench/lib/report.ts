@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts ignore
+ * import { Report } from "./report.ts";
  * const report = new Report("latency");
  * report.figure("overhead p50", 4.2, "ms", { max: 10 });
  * await report.finish(); // prints the table; sets Deno.exitCode = 1 when a target was missed
@@ -134,8 +135,8 @@ async function output(cmd: string, args: string[]): Promise<string> {
  *
  * @example
  * ```ts ignore
- * import { machine } from "./report.ts";
- * console.log(await machine()); // "2 cores AMD EPYC, 23.4 GiB, Linux 6.18.44, Deno 2.9.6, …"
+ * import { machine, print } from "./report.ts";
+ * print(await machine()); // "2 cores AMD EPYC, 23.4 GiB, Linux 6.18.44, Deno 2.9.6, …"
  * ```
  */
 export async function machine(): Promise<string> {

@@ -5,10 +5,11 @@
  *
  * @example
  * ```ts ignore
+ * import { startWorld } from "./world.ts";
  * await using world = await startWorld();
  * await world.createObjects(0, 1000);
  * const s = await world.sidecar({ name: "bench" });
- * await s.waitFiles(2000);
+ * await s.waitFiles(2000); // two files per object
  * ```
  *
  * @module
@@ -257,7 +258,9 @@ export function metricSum(metrics: Map<string, number>, name: string): number {
  *
  * @example
  * ```ts ignore
- * const lists = await apiserverRequests(cluster, "configmaps", "LIST");
+ * import { apiserverRequests, type World } from "./world.ts";
+ * declare const world: World; // startWorld()
+ * const lists = await apiserverRequests(world.cluster, "configmaps", "LIST");
  * ```
  */
 export async function apiserverRequests(

@@ -61,8 +61,14 @@ export interface KubeList<T = KubeObject> {
  *
  * @example
  * ```ts ignore
- * try { await client.get("/api/v1/namespaces/x/configmaps/y"); }
- * catch (e) { if (e instanceof KubeApiError && e.status === 404) console.log("gone"); }
+ * import { KubeApiError, type KubeClient } from "./client.ts";
+ * declare const client: KubeClient;
+ * try {
+ *   await client.get("/api/v1/namespaces/x/configmaps/y");
+ * } catch (e) {
+ *   if (!(e instanceof KubeApiError && e.status === 404)) throw e;
+ *   // gone (e.reason is "NotFound")
+ * }
  * ```
  */
 export class KubeApiError extends Error {
@@ -100,8 +106,13 @@ export interface RequestOptions {
  *
  * @example
  * ```ts ignore
+ * import { KubeClient } from "./client.ts";
+ * declare const caCert: string; // PEM
+ * declare const token: string;
  * const client = new KubeClient({ server: "https://127.0.0.1:6443", caCert, token: () => token });
- * const list = await client.list("/api/v1/namespaces/default/configmaps", { labelSelector: "app" });
+ * const path = "/api/v1/namespaces/default/configmaps";
+ * const list = await client.list(path, { labelSelector: "app" });
+ * const names = list.items.map((cm) => cm.metadata.name);
  * client.close();
  * ```
  */

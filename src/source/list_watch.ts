@@ -44,8 +44,12 @@ export interface ListWatch {
  *
  * @example
  * ```ts ignore
+ * import { listWatchFor } from "./list_watch.ts";
+ * import type { KubeClient } from "../kube/client.ts";
+ * declare const client: KubeClient;
  * const lw = listWatchFor(client, "/api/v1/namespaces/a/configmaps");
  * const page = await lw.list({ labelSelector: "app", limit: 500 }, AbortSignal.timeout(5000));
+ * const next = page.metadata.continue; // the next page's `continue`, if any
  * ```
  */
 export function listWatchFor(client: KubeClient, path: string): ListWatch {

@@ -64,8 +64,22 @@ export function namespaceScope(selector: string): Scope {
  *
  * @example
  * ```ts ignore
- * const selector = new NamespaceSelector(client, events, { selector: "team=a", within: "ALL", timings, logger, signal });
- * await selector.watcher.run();
+ * import { type NamespaceEvents, NamespaceSelector } from "./namespace_selector.ts";
+ * import type { KubeClient } from "../kube/client.ts";
+ * import type { Logger } from "../plugin/logger.ts";
+ * declare const client: KubeClient;
+ * declare const events: NamespaceEvents; // the sync: adds and drops namespaces' scopes
+ * declare const logger: Logger;
+ * declare const signal: AbortSignal;
+ * const timings = { watchServerTimeout: 60, watchClientTimeout: 66, errorThrottleSleep: 5 };
+ * const selector = new NamespaceSelector(client, events, {
+ *   selector: "team=a",
+ *   within: "ALL",
+ *   timings,
+ *   logger,
+ *   signal,
+ * });
+ * await selector.watcher.run(); // until signal aborts
  * ```
  */
 export class NamespaceSelector implements SourceHandler {

@@ -53,9 +53,22 @@ function keyOf(scope: Scope): string {
  *
  * @example
  * ```ts ignore
+ * import { ScopeHub } from "./scope_hub.ts";
+ * import { scopesFor } from "./scope.ts";
+ * import type { SourceHandler } from "./scope_watcher.ts";
+ * import type { KubeClient } from "../kube/client.ts";
+ * import type { Logger } from "../plugin/logger.ts";
+ * declare const client: KubeClient;
+ * declare const dashboards: SourceHandler; // one sync's reconciler
+ * declare const datasources: SourceHandler; // another sync's
+ * declare const logger: Logger;
+ * declare const signal: AbortSignal;
+ * const timings = { watchServerTimeout: 60, watchClientTimeout: 66, errorThrottleSleep: 5 };
  * const hub = new ScopeHub(client, { timings, logger, signal });
- * const watcher = hub.subscribe(scope, reconciler); // the same watcher for an identical scope
- * await hub.run();
+ * const scope = { ...scopesFor(["configmap"], ["monitoring"])[0]!, labelSelector: "grafana" };
+ * const watcher = hub.subscribe(scope, dashboards);
+ * const same = hub.subscribe({ ...scope }, datasources); // identical scope: the same watcher
+ * await hub.run((died, error) => logger.error("watch loop died", { scope: died.scope.id, error }));
  * ```
  */
 export class ScopeHub {

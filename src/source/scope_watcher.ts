@@ -102,10 +102,28 @@ const MAX_BACKOFF_FACTOR = 8;
  *
  * @example
  * ```ts ignore
- * const w = new ScopeWatcher(listWatchFor(client, scope.path), scope, reconciler, { labelSelector: "app", timings, logger, signal });
- * await w.listOnce();   // METHOD=sleep
- * await w.poll(60_000); // METHOD=list
- * await w.run();        // METHOD=watch: until signal aborts
+ * import { ScopeWatcher, type SourceHandler } from "./scope_watcher.ts";
+ * import { listWatchFor } from "./list_watch.ts";
+ * import { scopesFor } from "./scope.ts";
+ * import type { Method } from "../config/types.ts";
+ * import type { KubeClient } from "../kube/client.ts";
+ * import type { Logger } from "../plugin/logger.ts";
+ * declare const client: KubeClient;
+ * declare const reconciler: SourceHandler;
+ * declare const method: Method;
+ * declare const logger: Logger;
+ * declare const signal: AbortSignal;
+ * const scope = scopesFor(["configmap"], ["default"])[0]!;
+ * const timings = { watchServerTimeout: 60, watchClientTimeout: 66, errorThrottleSleep: 5 };
+ * const w = new ScopeWatcher(listWatchFor(client, scope.path), scope, reconciler, {
+ *   labelSelector: "app",
+ *   timings,
+ *   logger,
+ *   signal,
+ * });
+ * if (method === "sleep") await w.listOnce(); // one list
+ * else if (method === "list") await w.poll(60_000); // a relist every SLEEP_TIME until aborted
+ * else await w.run(); // list, then watch until signal aborts
  * ```
  */
 export class ScopeWatcher {

@@ -4,9 +4,14 @@
  *
  * @example
  * ```ts ignore
+ * import { READ_CONFIGMAPS, startCluster } from "./cluster.ts";
  * await using cluster = await startCluster();
  * await cluster.createNamespace("a");
- * const sa = await cluster.createServiceAccount({ namespace: "a", name: "reader", rules: READ_CONFIGMAPS });
+ * const sa = await cluster.createServiceAccount({
+ *   namespace: "a",
+ *   name: "reader",
+ *   rules: READ_CONFIGMAPS,
+ * });
  * const pod = await cluster.podEnvironment(sa);
  * ```
  *

@@ -13,9 +13,14 @@
  *
  * @example
  * ```ts ignore
+ * import { startPod } from "./pod_runner.ts";
+ * import type { Cluster } from "./cluster.ts";
+ * import type { PodSpec } from "./pod_file.ts";
+ * declare const cluster: Cluster; // startCluster()
+ * declare const spec: PodSpec; // readPodDir()
  * const pod = await startPod(cluster, spec, { env: { COMPAT: "kiwigrid" } });
  * await pod.ready();
- * console.log(await Deno.readTextFile(pod.hostPath("/tmp/hello.world")));
+ * const hello = await Deno.readTextFile(pod.hostPath("/tmp/hello.world"));
  * ```
  *
  * @module
