@@ -13,9 +13,10 @@ type Loader<D> = () => Promise<{ default: D }>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BUILTIN_WRITERS } from "./registry.ts";
  * const jsonFile = (await BUILTIN_WRITERS["json-file"]!()).default;
- * console.assert(jsonFile.name === "json-file");
+ * assert(jsonFile.name === "json-file");
  * ```
  */
 export const BUILTIN_WRITERS: Readonly<Record<string, Loader<AnyWriterDefinition>>> = {
@@ -30,8 +31,9 @@ export const BUILTIN_WRITERS: Readonly<Record<string, Loader<AnyWriterDefinition
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BUILTIN_NOTIFIERS } from "./registry.ts";
- * console.assert("http-basic" in BUILTIN_NOTIFIERS);
+ * assert("http-basic" in BUILTIN_NOTIFIERS);
  * ```
  */
 export const BUILTIN_NOTIFIERS: Readonly<Record<string, Loader<AnyNotifierDefinition>>> = {

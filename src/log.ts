@@ -39,12 +39,13 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createLogger } from "./log.ts";
  * const lines: string[] = [];
  * const log = createLogger({ level: "INFO", format: "logfmt", write: (l) => lines.push(l) });
  * log.child("source").info("listed", { objects: 3 });
  * log.debug("dropped");
- * console.assert(lines.length === 1 && lines[0]!.endsWith('logger=gsidecar.source msg=listed objects=3'));
+ * assert(lines.length === 1 && lines[0]!.endsWith('logger=gsidecar.source msg=listed objects=3'));
  * ```
  */
 export function createLogger(opts: LoggerOptions): Logger {

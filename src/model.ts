@@ -24,8 +24,9 @@ export interface ObjectRef {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { refKey } from "./model.ts";
- * refKey({ kind: "secret", namespace: "ns", name: "db" }); // "secret/ns/db"
+ * assert.equal(refKey({ kind: "secret", namespace: "ns", name: "db" }), "secret/ns/db");
  * ```
  */
 export function refKey(ref: ObjectRef): string {
@@ -89,10 +90,11 @@ export interface KindInNamespace {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inKindNamespace } from "./model.ts";
  * const ref = { kind: "secret" as const, namespace: "a", name: "db" };
- * console.assert(inKindNamespace({ kind: "secret" }, ref));
- * console.assert(!inKindNamespace({ kind: "secret", namespace: "b" }, ref));
+ * assert(inKindNamespace({ kind: "secret" }, ref));
+ * assert(!inKindNamespace({ kind: "secret", namespace: "b" }, ref));
  * ```
  */
 export function inKindNamespace(where: KindInNamespace, ref: ObjectRef): boolean {
@@ -116,9 +118,10 @@ export interface NameFilter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nameFilterCovers } from "./model.ts";
- * console.assert(nameFilterCovers({ kind: "secret", name: "db" }, { kind: "secret", namespace: "a" }));
- * console.assert(!nameFilterCovers({ namespace: "b", name: "db" }, { kind: "secret", namespace: "a" }));
+ * assert(nameFilterCovers({ kind: "secret", name: "db" }, { kind: "secret", namespace: "a" }));
+ * assert(!nameFilterCovers({ namespace: "b", name: "db" }, { kind: "secret", namespace: "a" }));
  * ```
  */
 export function nameFilterCovers(filter: NameFilter, where: KindInNamespace): boolean {
@@ -132,11 +135,12 @@ export function nameFilterCovers(filter: NameFilter, where: KindInNamespace): bo
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nameSelected } from "./model.ts";
  * const ref = { kind: "configmap" as const, namespace: "a", name: "app" };
- * console.assert(nameSelected([], ref));
- * console.assert(nameSelected([{ name: "app" }], ref));
- * console.assert(!nameSelected([{ kind: "secret", name: "app" }], ref));
+ * assert(nameSelected([], ref));
+ * assert(nameSelected([{ name: "app" }], ref));
+ * assert(!nameSelected([{ kind: "secret", name: "app" }], ref));
  * ```
  */
 export function nameSelected(filters: readonly NameFilter[], ref: ObjectRef): boolean {
@@ -184,8 +188,9 @@ export interface WriteResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyResult } from "./model.ts";
- * console.assert(emptyResult().written.length === 0);
+ * assert(emptyResult().written.length === 0);
  * ```
  */
 export function emptyResult(): WriteResult {
@@ -197,8 +202,9 @@ export function emptyResult(): WriteResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { changedFiles } from "./model.ts";
- * console.assert(changedFiles({ written: ["/data/a.json"], removed: [], rejected: [] }));
+ * assert(changedFiles({ written: ["/data/a.json"], removed: [], rejected: [] }));
  * ```
  */
 export function changedFiles(result: WriteResult): boolean {

@@ -20,8 +20,9 @@ export interface Rss {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rss } from "./procfs.ts";
- * console.assert(rss(Deno.pid).rss > 10);
+ * assert(rss(Deno.pid).rss > 10);
  * ```
  */
 export function rss(pid: number): Rss {
@@ -36,8 +37,9 @@ export function rss(pid: number): Rss {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cpuSeconds } from "./procfs.ts";
- * console.assert(cpuSeconds(Deno.pid) > 0);
+ * assert(cpuSeconds(Deno.pid) > 0);
  * ```
  */
 export function cpuSeconds(pid: number): number {
@@ -53,8 +55,9 @@ export function cpuSeconds(pid: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { threads } from "./procfs.ts";
- * console.assert(threads(Deno.pid) >= 1);
+ * assert(threads(Deno.pid) >= 1);
  * ```
  */
 export function threads(pid: number): number {
@@ -101,8 +104,9 @@ export interface Mapping {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mappings } from "./procfs.ts";
- * console.assert(mappings(Deno.pid).some((m) => m.name === "[stack]"));
+ * assert(mappings(Deno.pid).some((m) => m.name === "[stack]"));
  * ```
  */
 export function mappings(pid: number): Mapping[] {
@@ -114,9 +118,10 @@ export function mappings(pid: number): Mapping[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSmaps } from "./procfs.ts";
  * const [m] = parseSmaps("7f0000000000-7f0000021000 rw-p 00000000 00:00 0 \nRss: 132 kB\n");
- * console.assert(m!.rssKiB === 132 && m!.name === "");
+ * assert(m!.rssKiB === 132 && m!.name === "");
  * ```
  */
 export function parseSmaps(text: string): Mapping[] {
@@ -148,9 +153,10 @@ const ARENA = 64 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { memoryBreakdown } from "./procfs.ts";
  * const m = memoryBreakdown(Deno.pid);
- * console.assert(Math.abs(m.anon + m.file - m.rss) < 1);
+ * assert(Math.abs(m.anon + m.file - m.rss) < 1);
  * ```
  */
 export function memoryBreakdown(pid: number): MemoryBreakdown {
@@ -162,9 +168,10 @@ export function memoryBreakdown(pid: number): MemoryBreakdown {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { breakdownOf, parseSmaps } from "./procfs.ts";
  * const maps = parseSmaps("7f0000000000-7f0000021000 rw-p 00000000 00:00 0 \nRss: 132 kB\n");
- * console.assert(breakdownOf(maps, "/bin/deno").arenas * 1024 === 132);
+ * assert(breakdownOf(maps, "/bin/deno").arenas * 1024 === 132);
  * ```
  */
 export function breakdownOf(maps: Mapping[], exe: string): MemoryBreakdown {

@@ -35,7 +35,7 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * import { print } from "./report.ts";
- * print("created 1000 ConfigMaps");
+ * print("created 1000 ConfigMaps"); // on stdout, as is
  * ```
  */
 export function print(line: string): void {

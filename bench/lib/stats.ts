@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { percentile } from "./stats.ts";
  * const xs = Array.from({ length: 100 }, (_, i) => i + 1);
- * console.assert(percentile(xs, 50) === 50 && percentile(xs, 99) === 99);
+ * assert(percentile(xs, 50) === 50 && percentile(xs, 99) === 99);
  * ```
  */
 export function percentile(values: readonly number[], p: number): number {
@@ -27,8 +28,9 @@ export function percentile(values: readonly number[], p: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { slope } from "./stats.ts";
- * console.assert(slope([[0, 1], [1, 3], [2, 5]]) === 2);
+ * assert(slope([[0, 1], [1, 3], [2, 5]]) === 2);
  * ```
  */
 export function slope(points: readonly (readonly [number, number])[]): number {

@@ -42,8 +42,9 @@ export const SHIPPED_V8_FLAGS: string = Deno.env.get("BENCH_V8_FLAGS") ??
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonPayload } from "./world.ts";
- * console.assert(JSON.parse(jsonPayload(7, 2)).v === 2);
+ * assert(JSON.parse(jsonPayload(7, 2)).v === 2);
  * ```
  */
 export function jsonPayload(i: number, v: number): string {
@@ -57,8 +58,9 @@ export function jsonPayload(i: number, v: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { objectData } from "./world.ts";
- * console.assert(Object.keys(objectData(3, 0)).join() === "j-3.json,t-3.txt");
+ * assert(Object.keys(objectData(3, 0)).join() === "j-3.json,t-3.txt");
  * ```
  */
 export function objectData(i: number, v: number): Record<string, string> {
@@ -220,9 +222,10 @@ export async function startWorld(opts: ClusterOptions = {}): Promise<World> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMetrics } from "./world.ts";
  * const m = parseMetrics('# HELP x X.\nx{scope="a"} 3\ny 1\n');
- * console.assert(m.get('x{scope="a"}') === 3 && m.get("y") === 1);
+ * assert(m.get('x{scope="a"}') === 3 && m.get("y") === 1);
  * ```
  */
 export function parseMetrics(text: string): Map<string, number> {
@@ -240,9 +243,10 @@ export function parseMetrics(text: string): Map<string, number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { metricSum, parseMetrics } from "./world.ts";
  * const m = parseMetrics('a{s="1"} 2\na{s="2"} 3\nab 9\n');
- * console.assert(metricSum(m, "a") === 5);
+ * assert(metricSum(m, "a") === 5);
  * ```
  */
 export function metricSum(metrics: Map<string, number>, name: string): number {
@@ -283,8 +287,9 @@ export async function apiserverRequests(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { countFiles } from "./world.ts";
- * console.assert(await countFiles(await Deno.makeTempDir()) === 0);
+ * assert(await countFiles(await Deno.makeTempDir()) === 0);
  * ```
  */
 export async function countFiles(dir: string): Promise<number> {
@@ -299,8 +304,9 @@ export async function countFiles(dir: string): Promise<number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mtimeRange } from "./world.ts";
- * console.assert(Number.isNaN((await mtimeRange(await Deno.makeTempDir())).newest));
+ * assert(Number.isNaN((await mtimeRange(await Deno.makeTempDir())).newest));
  * ```
  */
 export async function mtimeRange(dir: string): Promise<{ oldest: number; newest: number }> {
@@ -319,8 +325,9 @@ export async function mtimeRange(dir: string): Promise<{ oldest: number; newest:
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sleep } from "./world.ts";
- * await sleep(1);
+ * assert.equal(await sleep(1), undefined);
  * ```
  */
 export function sleep(ms: number): Promise<void> {

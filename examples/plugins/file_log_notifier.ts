@@ -20,6 +20,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import fileLog from "./file_log_notifier.ts";
  * import { changeSetOf, runNotifier } from "../../src/testing/mod.ts";
  *
@@ -29,7 +30,7 @@
  *   removed: [],
  *   rejected: [],
  * });
- * console.assert(JSON.parse(await Deno.readTextFile(path)).seq === 1);
+ * assert(JSON.parse(await Deno.readTextFile(path)).seq === 1);
  * await Deno.remove(path);
  * ```
  *
@@ -50,9 +51,10 @@ const options = z.object({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FileLogOptions } from "./file_log_notifier.ts";
  * const options: FileLogOptions = { path: "/var/log/changes.jsonl" };
- * console.assert(options.retries === undefined);
+ * assert(options.retries === undefined);
  * ```
  */
 export type FileLogOptions = z.input<typeof options>;
@@ -62,8 +64,9 @@ export type FileLogOptions = z.input<typeof options>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import fileLog from "./file_log_notifier.ts";
- * console.assert(fileLog.name === "file-log" && fileLog.kind === "notifier");
+ * assert(fileLog.name === "file-log" && fileLog.kind === "notifier");
  * ```
  */
 const fileLog: NotifierDefinition<z.output<typeof options>> = defineNotifier({

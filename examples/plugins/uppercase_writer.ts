@@ -21,13 +21,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import uppercase from "./uppercase_writer.ts";
  * import { changeSetOf, runWriter, tempSink } from "../../src/testing/mod.ts";
  *
  * await using tmp = await tempSink();
  * const set = changeSetOf([{ name: "greeting", data: { "hello.txt": "hi" }, dir: tmp.dir }]);
  * await runWriter(uppercase, {}, set, tmp);
- * console.assert(await Deno.readTextFile(`${tmp.dir}/hello.txt.upper`) === "HI");
+ * assert(await Deno.readTextFile(`${tmp.dir}/hello.txt.upper`) === "HI");
  * ```
  *
  * @module
@@ -48,9 +49,10 @@ const options = z.object({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { UppercaseOptions } from "./uppercase_writer.ts";
  * const options: UppercaseOptions = { suffix: ".shout" };
- * console.assert(options.suffix === ".shout");
+ * assert(options.suffix === ".shout");
  * ```
  */
 export type UppercaseOptions = z.input<typeof options>;
@@ -63,8 +65,9 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import uppercase from "./uppercase_writer.ts";
- * console.assert(uppercase.name === "uppercase" && uppercase.kind === "writer");
+ * assert(uppercase.name === "uppercase" && uppercase.kind === "writer");
  * ```
  */
 const uppercase: WriterDefinition<z.output<typeof options>> = defineKeyWriter({

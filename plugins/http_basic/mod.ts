@@ -83,9 +83,10 @@ const schema = s.object({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { HttpBasicPluginOptions } from "./mod.ts";
  * const options: HttpBasicPluginOptions = { url: "http://127.0.0.1:3000/reload", method: "POST" };
- * console.assert(options.method === "POST");
+ * assert(options.method === "POST");
  * ```
  */
 export type HttpBasicPluginOptions = s.Input<typeof schema>;

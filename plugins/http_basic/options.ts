@@ -15,9 +15,10 @@ export type AuthEncoding = "utf-8" | "latin1" | "ascii";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HTTP_BASIC_DEFAULTS, type HttpBasicOptions } from "./options.ts";
  * const options: HttpBasicOptions = { ...HTTP_BASIC_DEFAULTS, url: "http://127.0.0.1:3000/reload" };
- * console.assert(options.method === "GET");
+ * assert(options.method === "GET");
  * ```
  */
 export interface HttpBasicOptions {
@@ -55,8 +56,9 @@ export interface HttpBasicOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HTTP_BASIC_DEFAULTS } from "./options.ts";
- * console.assert(HTTP_BASIC_DEFAULTS.timeoutMs === 10_000);
+ * assert(HTTP_BASIC_DEFAULTS.timeoutMs === 10_000);
  * ```
  */
 export const HTTP_BASIC_DEFAULTS = {
@@ -76,8 +78,9 @@ export const HTTP_BASIC_DEFAULTS = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KIWIGRID_RETRY_STATUSES } from "./options.ts";
- * console.assert(KIWIGRID_RETRY_STATUSES.includes(503));
+ * assert(KIWIGRID_RETRY_STATUSES.includes(503));
  * ```
  */
 export const KIWIGRID_RETRY_STATUSES: readonly number[] = [500, 502, 503, 504];
@@ -87,8 +90,9 @@ export const KIWIGRID_RETRY_STATUSES: readonly number[] = [500, 502, 503, 504];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_RETRY_DELAY_MS } from "./options.ts";
- * console.assert(MAX_RETRY_DELAY_MS === 120_000);
+ * assert(MAX_RETRY_DELAY_MS === 120_000);
  * ```
  */
 export const MAX_RETRY_DELAY_MS = 120_000;
@@ -98,9 +102,10 @@ export const MAX_RETRY_DELAY_MS = 120_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRetryStatus } from "./options.ts";
- * console.assert(isRetryStatus(503, { enable5xx: true }));
- * console.assert(!isRetryStatus(501, { enable5xx: false, retryStatuses: [500, 502, 503, 504] }));
+ * assert(isRetryStatus(503, { enable5xx: true }));
+ * assert(!isRetryStatus(501, { enable5xx: false, retryStatuses: [500, 502, 503, 504] }));
  * ```
  */
 export function isRetryStatus(

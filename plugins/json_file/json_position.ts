@@ -12,9 +12,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonErrorOffset } from "./json_position.ts";
- * console.assert(jsonErrorOffset('{"a": tru}') === 9);
- * console.assert(jsonErrorOffset('{"a": [1, 2]}') === -1);
+ * assert(jsonErrorOffset('{"a": tru}') === 9);
+ * assert(jsonErrorOffset('{"a": [1, 2]}') === -1);
  * ```
  */
 export function jsonErrorOffset(text: string): number {
@@ -128,8 +129,9 @@ export function jsonErrorOffset(text: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lineColumn } from "./json_position.ts";
- * console.assert(lineColumn("a\nbc", 3).column === 2);
+ * assert(lineColumn("a\nbc", 3).column === 2);
  * ```
  */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {

@@ -23,10 +23,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonProblem } from "./mod.ts";
  * const bytes = (s: string) => new TextEncoder().encode(s);
- * console.assert(jsonProblem(bytes('{"a": 1}')) === undefined);
- * console.assert(jsonProblem(bytes('{"pw": hunter2}')) === "not valid JSON at line 1, column 8");
+ * assert(jsonProblem(bytes('{"a": 1}')) === undefined);
+ * assert(jsonProblem(bytes('{"pw": hunter2}')) === "not valid JSON at line 1, column 8");
  * ```
  */
 export function jsonProblem(bytes: Uint8Array): string | undefined {
@@ -54,8 +55,9 @@ export function jsonProblem(bytes: Uint8Array): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import jsonFile from "./mod.ts";
- * console.assert(jsonFile.name === "json-file");
+ * assert(jsonFile.name === "json-file");
  * ```
  */
 const jsonFile: ReturnType<typeof defineKeyWriter> = defineKeyWriter({

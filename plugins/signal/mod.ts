@@ -91,8 +91,9 @@ const NOT_AVAILABLE: Partial<Record<typeof Deno.build.os, readonly Deno.Signal[]
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SIGNAL_NAMES } from "./mod.ts";
- * console.assert(SIGNAL_NAMES.includes("SIGHUP"));
+ * assert(SIGNAL_NAMES.includes("SIGHUP"));
  * ```
  */
 export const SIGNAL_NAMES: readonly Deno.Signal[] = (Object.keys(ALL_SIGNALS) as Deno.Signal[])
@@ -122,9 +123,10 @@ const schema = s.object({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SignalOptions } from "./mod.ts";
  * const options: SignalOptions = { pidFile: "/run/app/app.pid", signal: "SIGUSR1" };
- * console.assert(options.signal === "SIGUSR1");
+ * assert(options.signal === "SIGUSR1");
  * ```
  */
 export type SignalOptions = s.Input<typeof schema>;
@@ -135,10 +137,11 @@ export type SignalOptions = s.Input<typeof schema>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { processMatches } from "./mod.ts";
  * const cmdline = new TextEncoder().encode("/usr/sbin/nginx\0-g\0daemon off;\0");
- * console.assert(processMatches("nginx", "nginx\n", cmdline));
- * console.assert(!processMatches("ngin", "nginx\n", cmdline));
+ * assert(processMatches("nginx", "nginx\n", cmdline));
+ * assert(!processMatches("ngin", "nginx\n", cmdline));
  * ```
  */
 export function processMatches(

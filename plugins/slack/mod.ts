@@ -68,9 +68,10 @@ const schema = s.object({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SlackOptions } from "./mod.ts";
  * const options: SlackOptions = { webhookUrlFile: "/etc/slack/url", channel: "#ops" };
- * console.assert(options.channel === "#ops");
+ * assert(options.channel === "#ops");
  * ```
  */
 export type SlackOptions = s.Input<typeof schema>;
@@ -85,10 +86,11 @@ function plural(n: number, one: string, many: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { slackText } from "./mod.ts";
  * const result = { written: ["/c/a.json"], removed: [], rejected: [] };
- * console.assert(slackText({ seq: 7, initial: false, changes: [] }, result, "{written} new") === "1 new");
- * console.assert(
+ * assert(slackText({ seq: 7, initial: false, changes: [] }, result, "{written} new") === "1 new");
+ * assert(
  *   slackText({ seq: 7, initial: false, changes: [] }, result).startsWith(
  *     "k8s-gsidecar: 1 file written, 0 removed (change set 7)",
  *   ),

@@ -23,9 +23,10 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { firstInvalidUtf8 } from "./mod.ts";
- * console.assert(firstInvalidUtf8(new TextEncoder().encode("héllo")) === -1);
- * console.assert(firstInvalidUtf8(new Uint8Array([0x61, 0xff])) === 1);
+ * assert(firstInvalidUtf8(new TextEncoder().encode("héllo")) === -1);
+ * assert(firstInvalidUtf8(new Uint8Array([0x61, 0xff])) === 1);
  * ```
  */
 export function firstInvalidUtf8(bytes: Uint8Array): number {
@@ -63,13 +64,14 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import txtFile from "./mod.ts";
  * import { changeSetOf, runWriter, tempSink } from "../../src/testing/mod.ts";
  * await using tmp = await tempSink();
  * const run = await runWriter(txtFile, {}, changeSetOf([
  *   { name: "app", data: { "notes.txt": "hi" }, dir: tmp.dir },
  * ]), tmp);
- * console.assert(run.result.written.length === 1);
+ * assert(run.result.written.length === 1);
  * ```
  */
 const txtFile: ReturnType<typeof defineKeyWriter> = defineKeyWriter({

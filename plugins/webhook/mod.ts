@@ -90,9 +90,10 @@ const schema = s.object({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { WebhookOptions } from "./mod.ts";
  * const options: WebhookOptions = { url: "http://127.0.0.1:9090/-/reload", method: "PUT" };
- * console.assert(options.method === "PUT");
+ * assert(options.method === "PUT");
  * ```
  */
 export type WebhookOptions = s.Input<typeof schema>;
@@ -102,6 +103,7 @@ export type WebhookOptions = s.Input<typeof schema>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { WebhookBody } from "./mod.ts";
  * const body: WebhookBody = {
  *   seq: 1,
@@ -112,7 +114,7 @@ export type WebhookOptions = s.Input<typeof schema>;
  *   objects: [],
  *   hash: "0".repeat(64),
  * };
- * console.assert(body.initial);
+ * assert(body.initial);
  * ```
  */
 export interface WebhookBody {
@@ -138,10 +140,11 @@ export interface WebhookBody {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { changeHash } from "./mod.ts";
  * const a = await changeHash(3, { written: ["/c/b", "/c/a"], removed: [], rejected: [] });
  * const b = await changeHash(3, { written: ["/c/a", "/c/b"], removed: [], rejected: [] });
- * console.assert(a === b && a.length === 64);
+ * assert(a === b && a.length === 64);
  * ```
  */
 export async function changeHash(seq: number, result: WriteResult): Promise<string> {
@@ -155,12 +158,13 @@ export async function changeHash(seq: number, result: WriteResult): Promise<stri
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { webhookBody } from "./mod.ts";
  * const body = await webhookBody(
  *   { seq: 2, initial: false, changes: [] },
  *   { written: ["/c/a.json"], removed: [], rejected: [] },
  * );
- * console.assert(body.seq === 2 && body.written[0] === "/c/a.json");
+ * assert(body.seq === 2 && body.written[0] === "/c/a.json");
  * ```
  */
 export async function webhookBody(changeSet: ChangeSet, result: WriteResult): Promise<WebhookBody> {

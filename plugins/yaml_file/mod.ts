@@ -26,9 +26,10 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { yamlProblem } from "./mod.ts";
- * console.assert(yamlProblem("a: 1\n---\nb: 2\n") === undefined);
- * console.assert(yamlProblem("a: 1\na: 2\n")?.includes("line 2, column 1"));
+ * assert(yamlProblem("a: 1\n---\nb: 2\n") === undefined);
+ * assert(yamlProblem("a: 1\na: 2\n")?.includes("line 2, column 1"));
  * ```
  */
 export function yamlProblem(text: string): string | undefined {
@@ -111,13 +112,14 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import yamlFile from "./mod.ts";
  * import { changeSetOf, runWriter, tempSink } from "../../src/testing/mod.ts";
  * await using tmp = await tempSink();
  * const run = await runWriter(yamlFile, { keys: ["*.rules"] }, changeSetOf([
  *   { name: "prom", data: { "alerts.rules": "groups: []\n" }, dir: tmp.dir },
  * ]), tmp);
- * console.assert(run.result.written.length === 1);
+ * assert(run.result.written.length === 1);
  * ```
  */
 const yamlFile: ReturnType<typeof defineKeyWriter> = defineKeyWriter({

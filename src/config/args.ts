@@ -29,10 +29,11 @@ const KIWIGRID_FLAGS: Readonly<Record<string, string>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseArgs } from "./args.ts";
  * const a = parseArgs(["--req-username-file=/creds/user"], true);
- * console.assert(a.env.REQ_USERNAME_FILE === "/creds/user" && a.errors.length === 0);
- * console.assert(parseArgs(["--verbose"], false).errors.length === 1);
+ * assert(a.env.REQ_USERNAME_FILE === "/creds/user" && a.errors.length === 0);
+ * assert(parseArgs(["--verbose"], false).errors.length === 1);
  * ```
  */
 export function parseArgs(args: readonly string[], compat: boolean): ParsedArgs {

@@ -29,6 +29,7 @@ export interface ParseContext {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { declare } from "./declare.ts";
  * import { bool } from "./parsers.ts";
  * const UNIQUE = declare({
@@ -38,7 +39,7 @@ export interface ParseContext {
  *   default: false,
  *   parse: bool,
  * });
- * console.assert(UNIQUE.name === "UNIQUE_FILENAMES");
+ * assert(UNIQUE.name === "UNIQUE_FILENAMES");
  * ```
  */
 export interface VarDecl<T> {
@@ -66,6 +67,7 @@ export interface VarDecl<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { declare } from "./declare.ts";
  * const SCRIPT = declare<string | undefined>({
  *   name: "SCRIPT",
@@ -74,7 +76,7 @@ export interface VarDecl<T> {
  *   default: undefined,
  *   parse: (v) => v,
  * });
- * console.assert(SCRIPT.default === undefined);
+ * assert(SCRIPT.default === undefined);
  * ```
  */
 export function declare<T>(decl: VarDecl<T>): VarDecl<T> {
@@ -86,6 +88,7 @@ export function declare<T>(decl: VarDecl<T>): VarDecl<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { declare, EnvReader } from "./declare.ts";
  * import { number } from "./parsers.ts";
  * const SLEEP = declare({
@@ -96,7 +99,7 @@ export function declare<T>(decl: VarDecl<T>): VarDecl<T> {
  *   parse: (v) => number(v, { max: 100, unit: "s" }),
  * });
  * const r = new EnvReader({ SLEEP_TIME: "soon" }, {});
- * console.assert(r.get(SLEEP) === 60 && r.errors.length === 1);
+ * assert(r.get(SLEEP) === 60 && r.errors.length === 1);
  * ```
  */
 export class EnvReader {

@@ -42,8 +42,9 @@ export interface ParseEnvOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BUILTIN_WRITERS } from "./env.ts";
- * console.assert(BUILTIN_WRITERS.includes("json-file"));
+ * assert(BUILTIN_WRITERS.includes("json-file"));
  * ```
  */
 export const BUILTIN_WRITERS: readonly string[] = [
@@ -59,8 +60,9 @@ export const BUILTIN_WRITERS: readonly string[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compatFrom } from "./env.ts";
- * console.assert(compatFrom({ COMPAT: "Kiwigrid" }) && !compatFrom({}));
+ * assert(compatFrom({ COMPAT: "Kiwigrid" }) && !compatFrom({}));
  * ```
  */
 export function compatFrom(env: Record<string, string | undefined>): boolean {
@@ -76,9 +78,10 @@ export function compatFrom(env: Record<string, string | undefined>): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseEnv } from "./env.ts";
  * const r = parseEnv({ FOLDER: "/tmp/out", LABEL: "grafana_dashboard", METHOD: "poll" });
- * if (r.ok) console.assert(r.config.method === "list");
+ * if (r.ok) assert(r.config.method === "list");
  * else console.error(r.errors.join("\n"));
  * ```
  */

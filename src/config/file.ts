@@ -148,13 +148,14 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readConfigFile } from "./file.ts";
  * const dir = await Deno.makeTempDir();
  * try {
  *   await Deno.writeTextFile(`${dir}/config.yaml`, "writers:\n  - use: json-file\nnotifiers: []\n");
  *   const r = await readConfigFile(`${dir}/config.yaml`);
  *   if (!r.ok) throw new Error(r.errors.join("\n"));
- *   console.assert(r.file.spec.writers[0]?.use === "json-file");
+ *   assert(r.file.spec.writers[0]?.use === "json-file");
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }
@@ -210,13 +211,14 @@ export async function readConfigFile(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseEnv } from "./env.ts";
  * import { pipelineFromEnv } from "./file.ts";
  * const r = parseEnv({ FOLDER: "/data", LABEL: "dash", SCRIPT: "/bin/reload" });
  * if (!r.ok) throw new Error(r.errors.join("\n"));
  * const spec = pipelineFromEnv(r.config);
- * console.assert(spec.writers[0]?.id === "json-file#0");
- * console.assert(spec.notifiers[0]?.use === "script");
+ * assert(spec.writers[0]?.id === "json-file#0");
+ * assert(spec.notifiers[0]?.use === "script");
  * ```
  */
 export function pipelineFromEnv(config: Config): PipelineSpec {

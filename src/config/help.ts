@@ -12,8 +12,9 @@ import { ALL_VARS } from "./vars.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderHelp } from "./help.ts";
- * console.assert(renderHelp().includes("SLEEP_TIME=60"));
+ * assert(renderHelp().includes("SLEEP_TIME=60"));
  * ```
  */
 export function renderHelp(vars: readonly VarDecl<unknown>[] = ALL_VARS): string {
@@ -51,9 +52,10 @@ export function renderHelp(vars: readonly VarDecl<unknown>[] = ALL_VARS): string
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { envTableRows } from "./help.ts";
  * const method = envTableRows().find((r) => r[0] === "`METHOD`");
- * console.assert(method?.[2] === "`watch`");
+ * assert(method?.[2] === "`watch`");
  * ```
  */
 export function envTableRows(vars: readonly VarDecl<unknown>[] = ALL_VARS): string[][] {
@@ -69,8 +71,9 @@ export function envTableRows(vars: readonly VarDecl<unknown>[] = ALL_VARS): stri
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderEnvTable } from "./help.ts";
- * console.assert(renderEnvTable().startsWith("| Variable | Meaning | Default |"));
+ * assert(renderEnvTable().startsWith("| Variable | Meaning | Default |"));
  * ```
  */
 export function renderEnvTable(vars: readonly VarDecl<unknown>[] = ALL_VARS): string {

@@ -23,10 +23,11 @@ const METHODS: Readonly<Record<string, Method>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMethod } from "./method.ts";
  * const warnings: string[] = [];
- * console.assert(parseMethod("LIST", (w) => warnings.push(w)) === "list");
- * console.assert(warnings.length === 1 && warnings[0]!.includes("COMPAT=kiwigrid"));
+ * assert(parseMethod("LIST", (w) => warnings.push(w)) === "list");
+ * assert(warnings.length === 1 && warnings[0]!.includes("COMPAT=kiwigrid"));
  * ```
  */
 export function parseMethod(value: string, warn: (message: string) => void): Method {
@@ -56,10 +57,11 @@ export function parseMethod(value: string, warn: (message: string) => void): Met
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKiwigridMethod } from "./method.ts";
- * console.assert(parseKiwigridMethod("LIST", () => {}) === "sleep");
- * console.assert(parseKiwigridMethod("SLEEP", () => {}) === "list");
- * console.assert(parseKiwigridMethod("list", () => {}) === "watch");
+ * assert(parseKiwigridMethod("LIST", () => {}) === "sleep");
+ * assert(parseKiwigridMethod("SLEEP", () => {}) === "list");
+ * assert(parseKiwigridMethod("list", () => {}) === "watch");
  * ```
  */
 export function parseKiwigridMethod(value: string, warn: (message: string) => void): Method {

@@ -13,9 +13,10 @@ import { isAbsolute, resolve } from "node:path";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Invalid } from "./parsers.ts";
  * const e = new Invalid("is not a number");
- * console.assert(e.messages[0] === "is not a number" && !e.whole);
+ * assert(e.messages[0] === "is not a number" && !e.whole);
  * ```
  */
 export class Invalid extends Error {
@@ -40,8 +41,9 @@ export class Invalid extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_TIMER_SECONDS } from "./parsers.ts";
- * console.assert(MAX_TIMER_SECONDS * 1000 < 2 ** 31);
+ * assert(MAX_TIMER_SECONDS * 1000 < 2 ** 31);
  * ```
  */
 export const MAX_TIMER_SECONDS = 24 * 24 * 3600;
@@ -54,8 +56,9 @@ const FALSE_WORDS = new Set(["false", "0", "no", "off"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bool } from "./parsers.ts";
- * console.assert(bool("Yes") === true && bool("off") === false);
+ * assert(bool("Yes") === true && bool("off") === false);
  * ```
  */
 export function bool(value: string): boolean {
@@ -85,9 +88,10 @@ export interface NumberRule {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { number } from "./parsers.ts";
- * console.assert(number("0.5", { max: 10 }) === 0.5);
- * console.assert(number("0", { integer: true, min: 0, max: 65535 }) === 0);
+ * assert(number("0.5", { max: 10 }) === 0.5);
+ * assert(number("0", { integer: true, min: 0, max: 65535 }) === 0);
  * ```
  */
 export function number(value: string, rule: NumberRule): number {
@@ -113,8 +117,9 @@ export function number(value: string, rule: NumberRule): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { choice } from "./parsers.ts";
- * console.assert(choice("JSON", { json: "json" }, "json") === "json");
+ * assert(choice("JSON", { json: "json" }, "json") === "json");
  * ```
  */
 export function choice<T>(value: string, table: Readonly<Record<string, T>>, accepted: string): T {
@@ -131,8 +136,9 @@ export function choice<T>(value: string, table: Readonly<Record<string, T>>, acc
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { list } from "./parsers.ts";
- * console.assert(list("NAMESPACE", " a, b ", (e) => e).join() === "a,b");
+ * assert(list("NAMESPACE", " a, b ", (e) => e).join() === "a,b");
  * ```
  */
 export function list<T>(name: string, value: string, entry: (e: string) => T): T[] {
@@ -166,8 +172,9 @@ export function list<T>(name: string, value: string, entry: (e: string) => T): T
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileMode } from "./parsers.ts";
- * console.assert(fileMode("0o640") === 0o640);
+ * assert(fileMode("0o640") === 0o640);
  * ```
  */
 export function fileMode(value: string): number {
@@ -184,8 +191,9 @@ export function fileMode(value: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { path } from "./parsers.ts";
- * console.assert(path("out", () => "/work") === "/work/out");
+ * assert(path("out", () => "/work") === "/work/out");
  * ```
  */
 export function path(value: string, cwd: () => string): string {
@@ -197,8 +205,9 @@ export function path(value: string, cwd: () => string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { absolutePath } from "./parsers.ts";
- * console.assert(absolutePath("/var/lib/x/", "/var/lib/rules") === "/var/lib/x");
+ * assert(absolutePath("/var/lib/x/", "/var/lib/rules") === "/var/lib/x");
  * ```
  */
 export function absolutePath(value: string, example: string): string {
@@ -228,8 +237,9 @@ export const LABEL_VALUE_RULE =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isLabelKey } from "./parsers.ts";
- * console.assert(isLabelKey("example.com/dash") && !isLabelKey("-x"));
+ * assert(isLabelKey("example.com/dash") && !isLabelKey("-x"));
  * ```
  */
 export function isLabelKey(key: string): boolean {
@@ -245,8 +255,9 @@ export function isLabelKey(key: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isLabelValue } from "./parsers.ts";
- * console.assert(isLabelValue("1") && !isLabelValue("a b"));
+ * assert(isLabelValue("1") && !isLabelValue("a b"));
  * ```
  */
 export function isLabelValue(value: string): boolean {
@@ -258,8 +269,9 @@ export function isLabelValue(value: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isNamespace } from "./parsers.ts";
- * console.assert(isNamespace("monitoring") && !isNamespace("Bad_NS"));
+ * assert(isNamespace("monitoring") && !isNamespace("Bad_NS"));
  * ```
  */
 export function isNamespace(name: string): boolean {
@@ -271,8 +283,9 @@ export function isNamespace(name: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isObjectName } from "./parsers.ts";
- * console.assert(isObjectName("grafana.dash-1") && !isObjectName("UPPER"));
+ * assert(isObjectName("grafana.dash-1") && !isObjectName("UPPER"));
  * ```
  */
 export function isObjectName(name: string): boolean {
@@ -289,8 +302,9 @@ const HOSTNAME =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listenHost } from "./parsers.ts";
- * console.assert(listenHost("[::1]") === "::1" && listenHost("0.0.0.0") === "0.0.0.0");
+ * assert(listenHost("[::1]") === "::1" && listenHost("0.0.0.0") === "0.0.0.0");
  * ```
  */
 export function listenHost(value: string): string {
@@ -317,8 +331,9 @@ export function listenHost(value: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { origin } from "./parsers.ts";
- * console.assert(origin("HTTPS://Files.example.com:443/") === "https://files.example.com");
+ * assert(origin("HTTPS://Files.example.com:443/") === "https://files.example.com");
  * ```
  */
 export function origin(value: string): string {

@@ -51,11 +51,12 @@ export interface RequestSettings {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EnvReader } from "./declare.ts";
  * import { readRequestVars } from "./req_env.ts";
  * const r = new EnvReader({ REQ_URL: "http://127.0.0.1:3000/reload", REQ_TIMEOUT: "2" }, {});
  * const { http, downloads } = readRequestVars(r, "watch");
- * console.assert(http?.timeoutMs === 2000 && downloads.timeoutMs === 2000);
+ * assert(http?.timeoutMs === 2000 && downloads.timeoutMs === 2000);
  * ```
  */
 export function readRequestVars(r: EnvReader, method: Method): RequestSettings {

@@ -37,8 +37,9 @@ import type { Compat, LogFormat, LogLevel, Method, ResourceNameFilter } from "./
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SERVICE_ACCOUNT_DIR } from "./vars.ts";
- * console.assert(SERVICE_ACCOUNT_DIR.endsWith("/serviceaccount"));
+ * assert(SERVICE_ACCOUNT_DIR.endsWith("/serviceaccount"));
  * ```
  */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -48,8 +49,9 @@ export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccoun
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_MAX_DECOMPRESSED_SIZE } from "./vars.ts";
- * console.assert(DEFAULT_MAX_DECOMPRESSED_SIZE === 64 * 1024 * 1024);
+ * assert(DEFAULT_MAX_DECOMPRESSED_SIZE === 64 * 1024 * 1024);
  * ```
  */
 export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
@@ -80,9 +82,10 @@ const BYTE_UNITS: Readonly<Record<string, number>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { byteSize } from "./vars.ts";
- * console.assert(byteSize("64Mi", { min: 1, max: 2 ** 30 }) === 64 * 1024 * 1024);
- * console.assert(byteSize("1500000", { min: 1, max: 2 ** 30 }) === 1_500_000);
+ * assert(byteSize("64Mi", { min: 1, max: 2 ** 30 }) === 64 * 1024 * 1024);
+ * assert(byteSize("1500000", { min: 1, max: 2 ** 30 }) === 1_500_000);
  * ```
  */
 export function byteSize(value: string, rule: { min: number; max: number }): number {
@@ -199,8 +202,9 @@ function ignoredCount(name: string, why: string): VarDecl<undefined> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { VARS } from "./vars.ts";
- * console.assert(VARS.SLEEP_TIME.shown === "60");
+ * assert(VARS.SLEEP_TIME.shown === "60");
  * ```
  */
 export const VARS = {
@@ -685,8 +689,9 @@ export const VARS = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ALL_VARS } from "./vars.ts";
- * console.assert(ALL_VARS[0]?.name === "COMPAT");
+ * assert(ALL_VARS[0]?.name === "COMPAT");
  * ```
  */
 export const ALL_VARS: readonly VarDecl<unknown>[] = Object.values(VARS);

@@ -54,6 +54,7 @@ export interface HealthServer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serveHealth } from "./server.ts";
  * const server = serveHealth({ hostname: "127.0.0.1", port: 0 }, {
  *   ready: () => true,
@@ -62,7 +63,7 @@ export interface HealthServer {
  *   metrics: () => "",
  * }, { onListen() {}, onError: (m) => console.error(m) });
  * const res = await fetch(`http://127.0.0.1:${server.addrs[0]!.port}/healthz`);
- * console.assert(res.status === 200 && (await res.text()) === "ok\n");
+ * assert(res.status === 200 && (await res.text()) === "ok\n");
  * await server.shutdown();
  * ```
  */

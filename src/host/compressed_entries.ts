@@ -29,6 +29,7 @@ export interface Decompressed {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decompressEntries } from "./compressed_entries.ts";
  * import { recordingLogger } from "../testing/logger.ts";
  * const gz = new Uint8Array(
@@ -40,7 +41,7 @@ export interface Decompressed {
  *   labels: {}, annotations: {}, entries: new Map([["d.json.gz", gz]]), dir: "/c", namePrefix: "",
  * }] };
  * const out = await decompressEntries(set, 1024, recordingLogger().logger);
- * console.assert(new TextDecoder().decode(out.changeSet.changes[0]!.entries.get("d.json")) === "{}");
+ * assert(new TextDecoder().decode(out.changeSet.changes[0]!.entries.get("d.json")) === "{}");
  * ```
  */
 export async function decompressEntries(

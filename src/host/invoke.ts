@@ -66,10 +66,11 @@ export class PluginError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { invokeHook } from "./invoke.ts";
  * const label = { plugin: "demo", instance: "demo#0", hook: "notify" };
  * const value = await invokeHook(label, 1000, undefined, () => Promise.resolve(42));
- * console.assert(value === 42);
+ * assert(value === 42);
  * ```
  */
 export async function invokeHook<T>(

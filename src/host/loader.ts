@@ -62,8 +62,9 @@ export interface LoadPipelineOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { COMPILED_HINT } from "./loader.ts";
- * console.assert(COMPILED_HINT.includes("compiled binary"));
+ * assert(COMPILED_HINT.includes("compiled binary"));
  * ```
  */
 export const COMPILED_HINT =
@@ -92,11 +93,12 @@ const DEFINE: Readonly<Record<PluginKind, string>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadPipeline } from "./loader.ts";
  * const r = await loadPipeline({ writers: [{ use: "json-file" }], notifiers: [] });
  * if (!r.ok) throw new Error(r.errors.join("\n"));
- * console.assert(r.writers[0]?.definition.name === "json-file");
- * console.assert(r.writers[0]?.label === "writers[0]");
+ * assert(r.writers[0]?.definition.name === "json-file");
+ * assert(r.writers[0]?.label === "writers[0]");
  * ```
  */
 export async function loadPipeline(
@@ -148,11 +150,12 @@ export async function loadPipeline(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadPipeline, validateOptions } from "./loader.ts";
  * const r = await loadPipeline({ writers: [{ use: "json-file", options: { keys: "*.json" } }], notifiers: [] });
  * if (!r.ok) throw new Error(r.errors.join("\n"));
  * const problems = await validateOptions(r.writers);
- * console.assert(problems[0]?.startsWith('writers[0] "json-file": options.keys: '));
+ * assert(problems[0]?.startsWith('writers[0] "json-file": options.keys: '));
  * ```
  */
 export async function validateOptions(loaded: LoadedInstanceSpec[]): Promise<string[]> {
@@ -174,10 +177,11 @@ export async function validateOptions(loaded: LoadedInstanceSpec[]): Promise<str
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkOptions } from "./loader.ts";
  * import txtFile from "../../plugins/txt_file/mod.ts";
  * const r = await checkOptions(txtFile, { keys: "*.txt" });
- * console.assert("issues" in r && r.issues[0]!.startsWith("options.keys: "));
+ * assert("issues" in r && r.issues[0]!.startsWith("options.keys: "));
  * ```
  */
 export async function checkOptions(
@@ -208,8 +212,9 @@ export async function checkOptions(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isCompiledBinary } from "./loader.ts";
- * console.assert(isCompiledBinary() === false); // under `deno run` / `deno test`
+ * assert(isCompiledBinary() === false); // under `deno run` / `deno test`
  * ```
  */
 export function isCompiledBinary(): boolean {

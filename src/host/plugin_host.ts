@@ -73,6 +73,7 @@ export interface HostWriteResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PluginHost } from "./plugin_host.ts";
  * import { loadPipeline } from "./loader.ts";
  * import { recordingLogger } from "../testing/logger.ts";
@@ -103,7 +104,7 @@ export interface HostWriteResult {
  *     namePrefix: "",
  *   }],
  * }, new Map());
- * console.assert(result.written[0] === `${dir}/a.txt`);
+ * assert(result.written[0] === `${dir}/a.txt`);
  * await host.close();
  * await store.close();
  * await Deno.remove(dir, { recursive: true });

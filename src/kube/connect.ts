@@ -24,8 +24,9 @@ import { loadYaml } from "../util/load_yaml.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SERVICE_ACCOUNT_DIR } from "./connect.ts";
- * console.assert(SERVICE_ACCOUNT_DIR.endsWith("/serviceaccount"));
+ * assert(SERVICE_ACCOUNT_DIR.endsWith("/serviceaccount"));
  * ```
  */
 export const SERVICE_ACCOUNT_DIR: string = SA_DIR;
@@ -35,9 +36,10 @@ export const SERVICE_ACCOUNT_DIR: string = SA_DIR;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KubeConfigError } from "./connect.ts";
  * const e = new KubeConfigError("KUBECONFIG=/nope: cannot read /nope: NotFound");
- * console.assert(e.name === "KubeConfigError");
+ * assert(e.name === "KubeConfigError");
  * ```
  */
 export class KubeConfigError extends Error {

@@ -12,6 +12,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NotifyDispatcher } from "./dispatcher.ts";
  * import type { Logger } from "../plugin/logger.ts";
  *
@@ -36,7 +37,7 @@
  *   rejected: [],
  * });
  * await dispatcher.idle();
- * console.assert(seen[0] === 1);
+ * assert(seen[0] === 1);
  * await dispatcher.close();
  * ```
  *
@@ -135,6 +136,7 @@ interface Lane {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeChangeSets } from "./dispatcher.ts";
  * const merged = mergeChangeSets(
  *   {
@@ -146,8 +148,8 @@ interface Lane {
  *     result: { written: [], removed: ["/d/a.json"], rejected: [] },
  *   },
  * );
- * console.assert(merged.changeSet.seq === 2 && !merged.changeSet.initial);
- * console.assert(merged.result.removed[0] === "/d/a.json" && merged.result.written.length === 0);
+ * assert(merged.changeSet.seq === 2 && !merged.changeSet.initial);
+ * assert(merged.result.removed[0] === "/d/a.json" && merged.result.written.length === 0);
  * ```
  */
 export function mergeChangeSets(a: NotifyItem, b: NotifyItem): NotifyItem {
@@ -182,11 +184,12 @@ export function mergeChangeSets(a: NotifyItem, b: NotifyItem): NotifyItem {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { retryDelay } from "./dispatcher.ts";
  * const policy = { retries: 5, backoffMs: 1000, maxDelayMs: 3000 };
- * console.assert(retryDelay(policy, 1, () => 0) === 1000);
- * console.assert(retryDelay(policy, 2, () => 0) === 2000);
- * console.assert(retryDelay(policy, 3, () => 0.5) === 3150);
+ * assert(retryDelay(policy, 1, () => 0) === 1000);
+ * assert(retryDelay(policy, 2, () => 0) === 2000);
+ * assert(retryDelay(policy, 3, () => 0.5) === 3150);
  * ```
  */
 export function retryDelay(
@@ -225,6 +228,7 @@ function isRetryable(error: unknown): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NotifyDispatcher } from "./dispatcher.ts";
  * import type { Logger } from "../plugin/logger.ts";
  *
@@ -252,7 +256,7 @@ function isRetryable(error: unknown): boolean {
  * }
  * await dispatcher.idle();
  * // The three arrived within the quiet window: one call, about the newest state.
- * console.assert(calls.join() === "3");
+ * assert(calls.join() === "3");
  * await dispatcher.close();
  * ```
  */

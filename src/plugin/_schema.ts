@@ -12,6 +12,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as s from "./_schema.ts";
  *
  * const options = s.object({
@@ -22,9 +23,9 @@
  * type Options = s.Input<typeof options>; // { url: string; method?: "GET" | "POST" | undefined; … }
  * const given: Options = { url: "http://127.0.0.1:3000/reload" };
  * const r = options.safeParse(given);
- * console.assert(r.issues === undefined && r.value.method === "GET" && r.value.retries === 5);
+ * assert(r.issues === undefined && r.value.method === "GET" && r.value.retries === 5);
  * const bad = options.safeParse({ url: "http://h/", retries: "3", tries: 1 });
- * console.assert(
+ * assert(
  *   JSON.stringify(bad.issues) ===
  *     '[{"message":"expected number, received string","path":["retries"]},' +
  *       '{"message":"unknown key \\"tries\\"","path":[]}]',
@@ -41,10 +42,11 @@ import type { StandardSchemaV1 } from "./standard_schema.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { array, type Issue, string } from "./_schema.ts";
  * const issues: readonly Issue[] = array(string()).safeParse(["a", 1]).issues ?? [];
- * console.assert(issues[0]?.message === "expected string, received number");
- * console.assert(issues[0]?.path[0] === 1);
+ * assert(issues[0]?.message === "expected string, received number");
+ * assert(issues[0]?.path[0] === 1);
  * ```
  */
 export interface Issue extends StandardSchemaV1.Issue {
@@ -59,9 +61,10 @@ export interface Issue extends StandardSchemaV1.Issue {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { number, type Result } from "./_schema.ts";
  * const r: Result<number> = number().positive().safeParse(0);
- * console.assert(r.issues?.[0]?.message === "expected number > 0, received 0");
+ * assert(r.issues?.[0]?.message === "expected number > 0, received 0");
  * ```
  */
 export type Result<Output> =
@@ -74,6 +77,7 @@ export type Result<Output> =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Schema, type SchemaDef } from "./_schema.ts";
  * const def: SchemaDef = {
  *   parse: (value) =>
@@ -82,7 +86,7 @@ export type Result<Output> =
  *       : { issues: [{ message: "expected bigint", path: [] }] },
  * };
  * const big = new Schema<bigint, bigint>(def);
- * console.assert(big.safeParse(1n).issues === undefined);
+ * assert(big.safeParse(1n).issues === undefined);
  * ```
  */
 export interface SchemaDef {
@@ -96,11 +100,12 @@ export interface SchemaDef {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as s from "./_schema.ts";
  * const options = s.object({ keys: s.array(s.string()).optional(), n: s.number().default(1) });
  * const a: s.Input<typeof options> = {};
  * const b: s.Input<typeof options> = { keys: ["*.json"], n: 2 };
- * console.assert(a !== b);
+ * assert(a !== b);
  * ```
  */
 export type Input<S extends StandardSchemaV1> = NonNullable<S["~standard"]["types"]>["input"];
@@ -111,10 +116,11 @@ export type Input<S extends StandardSchemaV1> = NonNullable<S["~standard"]["type
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as s from "./_schema.ts";
  * const options = s.object({ n: s.number().default(1) });
  * const value: s.Infer<typeof options> = { n: 1 }; // `n` is required here
- * console.assert(value.n === 1);
+ * assert(value.n === 1);
  * ```
  */
 export type Infer<S extends StandardSchemaV1> = NonNullable<S["~standard"]["types"]>["output"];
@@ -177,11 +183,12 @@ function plural(n: number, one: string, many: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { number, type Schema } from "./_schema.ts";
  * const port: Schema<number | undefined, number> = number().int().min(1).max(65535).default(80);
- * console.assert(port.safeParse(undefined).value === 80);
+ * assert(port.safeParse(undefined).value === 80);
  * const r = await port["~standard"].validate(0);
- * console.assert(r.issues?.[0]?.message === "expected number >= 1, received 0");
+ * assert(r.issues?.[0]?.message === "expected number >= 1, received 0");
  * ```
  */
 export class Schema<I, O> implements StandardSchemaV1<I, O> {
@@ -195,9 +202,10 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Schema } from "./_schema.ts";
    * const anything = new Schema<unknown, unknown>({ parse: (value) => ({ value }) });
-   * console.assert(anything.safeParse(null).value === null);
+   * assert(anything.safeParse(null).value === null);
    * ```
    */
   constructor(def: SchemaDef) {
@@ -214,9 +222,10 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { string } from "./_schema.ts";
    * const r = string().min(1).safeParse("");
-   * console.assert(r.issues?.[0]?.message === "expected non-empty string, received empty string");
+   * assert(r.issues?.[0]?.message === "expected non-empty string, received empty string");
    * ```
    */
   safeParse(value: unknown): Result<O> {
@@ -241,14 +250,15 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import * as s from "./_schema.ts";
    * const options = s.object({ a: s.string().optional(), b: s.string().optional() })
    *   .refine((o) => (o.a === undefined) !== (o.b === undefined), "give exactly one of a or b", {
    *     path: (o) => [o.a === undefined ? "a" : "b"],
    *   });
    * const r = options.safeParse({});
-   * console.assert(r.issues?.[0]?.message === "give exactly one of a or b");
-   * console.assert(r.issues?.[0]?.path[0] === "a");
+   * assert(r.issues?.[0]?.message === "give exactly one of a or b");
+   * assert(r.issues?.[0]?.path[0] === "a");
    * ```
    */
   refine(
@@ -270,9 +280,10 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { string } from "./_schema.ts";
-   * console.assert(string().optional().safeParse(undefined).issues === undefined);
-   * console.assert(string().safeParse(undefined).issues?.[0]?.message === "required");
+   * assert(string().optional().safeParse(undefined).issues === undefined);
+   * assert(string().safeParse(undefined).issues?.[0]?.message === "required");
    * ```
    */
   optional(): Schema<I | undefined, O | undefined> {
@@ -287,11 +298,12 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { array, string } from "./_schema.ts";
    * const keys = array(string()).default(["*"]);
    * const a = keys.safeParse(undefined).value;
    * a?.push("x");
-   * console.assert(keys.safeParse(undefined).value?.length === 1, "every default is a fresh copy");
+   * assert(keys.safeParse(undefined).value?.length === 1, "every default is a fresh copy");
    * ```
    */
   default(value: Exclude<O, undefined>): Schema<I | undefined, Exclude<O, undefined>> {
@@ -307,9 +319,10 @@ export class Schema<I, O> implements StandardSchemaV1<I, O> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { string, type StringSchema } from "./_schema.ts";
  * const name: StringSchema = string().min(1).regex(/^[a-z-]+$/, "kebab-case");
- * console.assert(name.safeParse("Bad").issues?.[0]?.message === "kebab-case");
+ * assert(name.safeParse("Bad").issues?.[0]?.message === "kebab-case");
  * ```
  */
 export class StringSchema extends Schema<string, string> {
@@ -318,8 +331,9 @@ export class StringSchema extends Schema<string, string> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { string } from "./_schema.ts";
-   * console.assert(string().min(2).safeParse("a").issues?.[0]?.message ===
+   * assert(string().min(2).safeParse("a").issues?.[0]?.message ===
    *   "expected at least 2 characters, received 1");
    * ```
    */
@@ -339,8 +353,9 @@ export class StringSchema extends Schema<string, string> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { string } from "./_schema.ts";
-   * console.assert(string().regex(/^\d+$/).safeParse("1a").issues?.[0]?.message ===
+   * assert(string().regex(/^\d+$/).safeParse("1a").issues?.[0]?.message ===
    *   "expected string matching /^\\d+$/");
    * ```
    */
@@ -355,9 +370,10 @@ export class StringSchema extends Schema<string, string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { number, type NumberSchema } from "./_schema.ts";
  * const ms: NumberSchema = number().int().positive().max(600_000);
- * console.assert(ms.safeParse(700_000).issues?.[0]?.message ===
+ * assert(ms.safeParse(700_000).issues?.[0]?.message ===
  *   "expected number <= 600000, received 700000");
  * ```
  */
@@ -367,8 +383,9 @@ export class NumberSchema extends Schema<number, number> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { number } from "./_schema.ts";
-   * console.assert(number().int().safeParse(1.5).issues?.[0]?.message ===
+   * assert(number().int().safeParse(1.5).issues?.[0]?.message ===
    *   "expected integer, received 1.5");
    * ```
    */
@@ -381,8 +398,9 @@ export class NumberSchema extends Schema<number, number> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { number } from "./_schema.ts";
-   * console.assert(number().min(0).safeParse(-1).issues?.[0]?.message ===
+   * assert(number().min(0).safeParse(-1).issues?.[0]?.message ===
    *   "expected number >= 0, received -1");
    * ```
    */
@@ -395,8 +413,9 @@ export class NumberSchema extends Schema<number, number> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { number } from "./_schema.ts";
-   * console.assert(number().max(10).safeParse(11).issues?.[0]?.message ===
+   * assert(number().max(10).safeParse(11).issues?.[0]?.message ===
    *   "expected number <= 10, received 11");
    * ```
    */
@@ -409,8 +428,9 @@ export class NumberSchema extends Schema<number, number> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { number } from "./_schema.ts";
-   * console.assert(number().positive().safeParse(0).issues?.[0]?.message ===
+   * assert(number().positive().safeParse(0).issues?.[0]?.message ===
    *   "expected number > 0, received 0");
    * ```
    */
@@ -424,9 +444,10 @@ export class NumberSchema extends Schema<number, number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { array, type ArraySchema, string } from "./_schema.ts";
  * const keys: ArraySchema<string, string> = array(string()).min(1);
- * console.assert(keys.safeParse([]).issues?.[0]?.message === "expected at least 1 item, received 0");
+ * assert(keys.safeParse([]).issues?.[0]?.message === "expected at least 1 item, received 0");
  * ```
  */
 export class ArraySchema<I, O> extends Schema<I[], O[]> {
@@ -435,8 +456,9 @@ export class ArraySchema<I, O> extends Schema<I[], O[]> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { array, number } from "./_schema.ts";
-   * console.assert(array(number()).min(2).safeParse([1]).issues?.[0]?.message ===
+   * assert(array(number()).min(2).safeParse([1]).issues?.[0]?.message ===
    *   "expected at least 2 items, received 1");
    * ```
    */
@@ -453,8 +475,9 @@ export class ArraySchema<I, O> extends Schema<I[], O[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { string } from "./_schema.ts";
- * console.assert(string().safeParse(1).issues?.[0]?.message === "expected string, received number");
+ * assert(string().safeParse(1).issues?.[0]?.message === "expected string, received number");
  * ```
  */
 export function string(): StringSchema {
@@ -468,9 +491,10 @@ export function string(): StringSchema {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { number } from "./_schema.ts";
- * console.assert(number().safeParse("1").issues?.[0]?.message === "expected number, received string");
- * console.assert(number().safeParse(NaN).issues?.[0]?.message === "expected number, received NaN");
+ * assert(number().safeParse("1").issues?.[0]?.message === "expected number, received string");
+ * assert(number().safeParse(NaN).issues?.[0]?.message === "expected number, received NaN");
  * ```
  */
 export function number(): NumberSchema {
@@ -488,8 +512,9 @@ export function number(): NumberSchema {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { boolean } from "./_schema.ts";
- * console.assert(boolean().safeParse("true").issues?.[0]?.message ===
+ * assert(boolean().safeParse("true").issues?.[0]?.message ===
  *   "expected boolean, received string");
  * ```
  */
@@ -505,9 +530,10 @@ export function boolean(): Schema<boolean, boolean> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { url } from "./_schema.ts";
- * console.assert(url().safeParse("http://127.0.0.1:9090/-/reload").value === "http://127.0.0.1:9090/-/reload");
- * console.assert(url().safeParse("ftp://h/").issues?.[0]?.message ===
+ * assert(url().safeParse("http://127.0.0.1:9090/-/reload").value === "http://127.0.0.1:9090/-/reload");
+ * assert(url().safeParse("ftp://h/").issues?.[0]?.message ===
  *   "must be an http:// or https:// URL");
  * ```
  */
@@ -533,9 +559,10 @@ export function url(message = "must be an http:// or https:// URL"): Schema<stri
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { literal } from "./_schema.ts";
- * console.assert(literal("v1").safeParse("v2").issues?.[0]?.message === 'expected "v1"');
- * console.assert(literal(1).safeParse("1").issues?.[0]?.message === "expected 1, received string");
+ * assert(literal("v1").safeParse("v2").issues?.[0]?.message === 'expected "v1"');
+ * assert(literal(1).safeParse("1").issues?.[0]?.message === "expected 1, received string");
  * ```
  */
 export function literal<const T extends string | number | boolean | null>(
@@ -558,10 +585,11 @@ export function literal<const T extends string | number | boolean | null>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { oneOf } from "./_schema.ts";
  * const method = oneOf(["GET", "POST"]);
- * console.assert(method.safeParse("PUT").issues?.[0]?.message === 'expected one of "GET" | "POST"');
- * console.assert(method.safeParse(1).issues?.[0]?.message ===
+ * assert(method.safeParse("PUT").issues?.[0]?.message === 'expected one of "GET" | "POST"');
+ * assert(method.safeParse(1).issues?.[0]?.message ===
  *   'expected one of "GET" | "POST", received number');
  * ```
  */
@@ -589,9 +617,10 @@ export { oneOf as enum };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { array, string } from "./_schema.ts";
  * const r = array(string()).safeParse("*.json");
- * console.assert(r.issues?.[0]?.message === "expected array, received string");
+ * assert(r.issues?.[0]?.message === "expected array, received string");
  * ```
  */
 export function array<I, O>(item: Schema<I, O>): ArraySchema<I, O> {
@@ -616,11 +645,12 @@ export function array<I, O>(item: Schema<I, O>): ArraySchema<I, O> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { record, string } from "./_schema.ts";
  * const headers = record(string(), { keys: string().regex(/^[A-Za-z-]+$/, "not a header name") });
- * console.assert(headers.safeParse({ "X-A": "1" }).issues === undefined);
+ * assert(headers.safeParse({ "X-A": "1" }).issues === undefined);
  * const r = headers.safeParse({ "X A": "1" });
- * console.assert(r.issues?.[0]?.message === "not a header name" && r.issues[0].path[0] === "X A");
+ * assert(r.issues?.[0]?.message === "not a header name" && r.issues[0].path[0] === "X A");
  * ```
  */
 export function record<I, O>(
@@ -649,9 +679,10 @@ export function record<I, O>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { number, type Shape, string } from "./_schema.ts";
  * const shape: Shape = { name: string(), port: number().optional() };
- * console.assert(Object.keys(shape).length === 2);
+ * assert(Object.keys(shape).length === 2);
  * ```
  */
 export type Shape = { readonly [key: string]: Schema<unknown, unknown> };
@@ -671,10 +702,11 @@ type Flat<T> = { [K in keyof T]: T[K] } & unknown;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ObjectInput, string } from "./_schema.ts";
  * const shape = { a: string(), b: string().optional() };
  * const value: ObjectInput<typeof shape> = { a: "x" };
- * console.assert(value.a === "x");
+ * assert(value.a === "x");
  * ```
  */
 export type ObjectInput<S extends Shape> = Flat<
@@ -686,10 +718,11 @@ export type ObjectInput<S extends Shape> = Flat<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { number, type ObjectOutput } from "./_schema.ts";
  * const shape = { n: number().default(1) };
  * const value: ObjectOutput<typeof shape> = { n: 1 };
- * console.assert(value.n === 1);
+ * assert(value.n === 1);
  * ```
  */
 export type ObjectOutput<S extends Shape> = Flat<
@@ -704,13 +737,14 @@ export type ObjectOutput<S extends Shape> = Flat<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as s from "./_schema.ts";
  * const options = s.object({ keys: s.array(s.string().min(1)).min(1).optional() });
- * console.assert(options.safeParse({}).issues === undefined);
+ * assert(options.safeParse({}).issues === undefined);
  * const issues = options.safeParse({ keys: [""], kyes: [] }).issues ?? [];
- * console.assert(issues.length === 2);
- * console.assert(issues[0]?.path.join(".") === "keys.0");
- * console.assert(issues[1]?.message === 'unknown key "kyes"');
+ * assert(issues.length === 2);
+ * assert(issues[0]?.path.join(".") === "keys.0");
+ * assert(issues[1]?.message === 'unknown key "kyes"');
  * ```
  */
 export function object<S extends Shape>(shape: S): Schema<ObjectInput<S>, ObjectOutput<S>> {

@@ -135,9 +135,10 @@ export interface Notifier {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NotifyError } from "./contract.ts";
  * const e = new NotifyError("HTTP 401 from the reload endpoint", { retryable: false });
- * console.assert(!e.retryable);
+ * assert(!e.retryable);
  * ```
  */
 export class NotifyError extends Error {
@@ -195,8 +196,9 @@ export type PluginDefinition = AnyWriterDefinition | AnyNotifierDefinition;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineWriter } from "./contract.ts";
- * export default defineWriter({
+ * const writer = defineWriter({
  *   name: "upper-txt",
  *   create: (_options, ctx) => ({
  *     async write(changeSet) {
@@ -212,6 +214,7 @@ export type PluginDefinition = AnyWriterDefinition | AnyNotifierDefinition;
  *     },
  *   }),
  * });
+ * assert.equal(writer.kind, "writer");
  * ```
  */
 export function defineWriter<O = undefined>(
@@ -225,8 +228,9 @@ export function defineWriter<O = undefined>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineNotifier } from "./contract.ts";
- * export default defineNotifier({
+ * const notifier = defineNotifier({
  *   name: "stdout",
  *   create: (_options, ctx) => ({
  *     notify(changeSet, result) {
@@ -235,6 +239,7 @@ export function defineWriter<O = undefined>(
  *     },
  *   }),
  * });
+ * assert.equal(notifier.kind, "notifier");
  * ```
  */
 export function defineNotifier<O = undefined>(

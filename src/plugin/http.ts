@@ -8,8 +8,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactSecrets } from "./http.ts";
- * console.assert(redactSecrets("token abc123 refused", ["abc123"]) === "token [redacted] refused");
+ * assert(redactSecrets("token abc123 refused", ["abc123"]) === "token [redacted] refused");
  * ```
  *
  * @module

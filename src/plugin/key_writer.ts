@@ -62,9 +62,10 @@ export interface KeyWriterSpec<O extends KeyWriterOptions = KeyWriterOptions> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { keyWriterOptions } from "./key_writer.ts";
  * const r = keyWriterOptions.safeParse({ keys: ["*.json"] });
- * console.assert(r.issues === undefined);
+ * assert(r.issues === undefined);
  * ```
  */
 export const keyWriterOptions: s.Schema<KeyWriterOptions, KeyWriterOptions> = s.object({
@@ -77,9 +78,11 @@ export const keyWriterOptions: s.Schema<KeyWriterOptions, KeyWriterOptions> = s.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineKeyWriter } from "./key_writer.ts";
+ * import { changeSetOf, runWriter, tempSink } from "../testing/mod.ts";
  * const decoder = new TextDecoder("utf-8", { fatal: true });
- * export default defineKeyWriter({
+ * const shout = defineKeyWriter({
  *   name: "shout-file",
  *   defaultKeys: ["*.txt"],
  *   fileName: (key) => `${key}.shout`,
@@ -91,6 +94,11 @@ export const keyWriterOptions: s.Schema<KeyWriterOptions, KeyWriterOptions> = s.
  *     }
  *   },
  * });
+ * await using tmp = await tempSink();
+ * const set = changeSetOf([{ name: "a", data: { "hi.txt": "hello", "x.json": "{}" }, dir: tmp.dir }]);
+ * const run = await runWriter(shout, {}, set, tmp);
+ * assert.deepEqual(run.result.written, [`${tmp.dir}/hi.txt.shout`]);
+ * assert.equal(await Deno.readTextFile(`${tmp.dir}/hi.txt.shout`), "HELLO");
  * ```
  */
 export function defineKeyWriter<O extends KeyWriterOptions = KeyWriterOptions>(

@@ -68,10 +68,11 @@ export declare namespace StandardSchemaV1 {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validate } from "./standard_schema.ts";
  * import { object, string } from "./_schema.ts";
  * const r = await validate(object({ url: string() }), { url: 1 });
- * console.assert("issues" in r && r.issues[0] === "url: expected string, received number");
+ * assert("issues" in r && r.issues[0] === "url: expected string, received number");
  * ```
  */
 export async function validate<O>(

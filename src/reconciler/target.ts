@@ -20,9 +20,12 @@ export interface TargetRules {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveTargetDir } from "./target.ts";
- * resolveTargetDir({ folder: "/data", roots: [] }, "dashboards"); // { dir: "/data/dashboards" }
- * resolveTargetDir({ folder: "/data", roots: [] }, "../etc");     // { error: "…outside…" }
+ * assert.deepEqual(resolveTargetDir({ folder: "/data", roots: [] }, "dashboards"), {
+ *   dir: "/data/dashboards",
+ * });
+ * assert("error" in resolveTargetDir({ folder: "/data", roots: [] }, "../etc"));
  * ```
  */
 export function resolveTargetDir(

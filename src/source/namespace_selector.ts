@@ -45,8 +45,9 @@ export interface NamespaceSelectorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { namespaceScope } from "./namespace_selector.ts";
- * console.assert(namespaceScope("team=a").path === "/api/v1/namespaces");
+ * assert(namespaceScope("team=a").path === "/api/v1/namespaces");
  * ```
  */
 export function namespaceScope(selector: string): Scope {

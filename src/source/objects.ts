@@ -23,8 +23,9 @@ export interface ObjectSnapshot {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DecodeError } from "./objects.ts";
- * console.assert(new DecodeError("secret ns/x key \"k\": not base64").name === "DecodeError");
+ * assert(new DecodeError("secret ns/x key \"k\": not base64").name === "DecodeError");
  * ```
  */
 export class DecodeError extends Error {
@@ -42,9 +43,10 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapshotOf } from "./objects.ts";
  * const s = snapshotOf("secret", { metadata: { name: "db", namespace: "ns" }, data: { pw: "aGk=" } });
- * console.assert(new TextDecoder().decode(s.entries.get("pw")) === "hi");
+ * assert(new TextDecoder().decode(s.entries.get("pw")) === "hi");
  * ```
  */
 export function snapshotOf(kind: ResourceKind, obj: KubeObject): ObjectSnapshot {

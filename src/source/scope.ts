@@ -35,9 +35,12 @@ const PLURAL: Record<ResourceKind, string> = { configmap: "configmaps", secret: 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scopesFor } from "./scope.ts";
- * scopesFor(["configmap"], ["a", "b"]).map((s) => s.path);
- * // ["/api/v1/namespaces/a/configmaps", "/api/v1/namespaces/b/configmaps"]
+ * assert.deepEqual(scopesFor(["configmap"], ["a", "b"]).map((s) => s.path), [
+ *   "/api/v1/namespaces/a/configmaps",
+ *   "/api/v1/namespaces/b/configmaps",
+ * ]);
  * ```
  */
 export function scopesFor(
@@ -70,9 +73,13 @@ export function scopesFor(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nameSelectorFor, scopesFor } from "./scope.ts";
  * const [scope] = scopesFor(["secret"], ["ns"]);
- * nameSelectorFor(scope!, [{ kind: "secret", name: "db" }]); // { fieldSelector: "metadata.name=db" }
+ * assert.deepEqual(nameSelectorFor(scope!, [{ kind: "secret", name: "db" }]), {
+ *   fieldSelector: "metadata.name=db",
+ * });
+ * assert.equal(nameSelectorFor(scope!, [{ kind: "configmap", name: "db" }]), undefined);
  * ```
  */
 export function nameSelectorFor(
@@ -107,6 +114,7 @@ export interface ScopeSelection {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectScopes } from "./scope.ts";
  * const scopes = selectScopes({
  *   kinds: ["configmap"],
@@ -115,8 +123,10 @@ export interface ScopeSelection {
  *   names: [{ name: "a" }, { name: "b" }],
  *   namesIgnoreLabel: true,
  * });
- * scopes.map((s) => [s.id, s.labelSelector, s.fieldSelector]);
- * // [["configmap@ns/a", undefined, "metadata.name=a"], ["configmap@ns/b", undefined, "metadata.name=b"]]
+ * assert.deepEqual(scopes.map((s) => [s.id, s.labelSelector, s.fieldSelector]), [
+ *   ["configmap@ns/a", undefined, "metadata.name=a"],
+ *   ["configmap@ns/b", undefined, "metadata.name=b"],
+ * ]);
  * ```
  */
 export function selectScopes(sel: ScopeSelection): Scope[] {

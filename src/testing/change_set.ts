@@ -11,9 +11,10 @@ import type { Change, ChangeSet, ResourceKind } from "../model.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { TestObject } from "./mod.ts";
  * const object: TestObject = { kind: "secret", name: "db", data: { "user.txt": "app" }, dir: "/tmp" };
- * console.assert(object.kind === "secret");
+ * assert(object.kind === "secret");
  * ```
  */
 export interface TestObject {
@@ -40,13 +41,14 @@ export interface TestObject {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { changeSetOf } from "./mod.ts";
  * const set = changeSetOf([
  *   { name: "dash", data: { "a.json": "{}" }, dir: "/config" },
  *   { kind: "secret", namespace: "ops", name: "old", type: "delete", dir: "/config" },
  * ], { seq: 4 });
- * console.assert(set.seq === 4 && set.changes.length === 2);
- * console.assert(set.changes[0]?.entries.get("a.json")?.length === 2);
+ * assert(set.seq === 4 && set.changes.length === 2);
+ * assert(set.changes[0]?.entries.get("a.json")?.length === 2);
  * ```
  */
 export function changeSetOf(

@@ -41,10 +41,11 @@ export interface Receiver extends AsyncDisposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { receiver } from "./http.ts";
  * await using r = receiver((n) => new Response(null, { status: n === 0 ? 503 : 200 }));
  * await fetch(`${r.url}/reload`, { method: "POST", body: "{}" }).then((res) => res.body?.cancel());
- * console.assert(r.received[0]?.path === "/reload");
+ * assert(r.received[0]?.path === "/reload");
  * ```
  */
 export function receiver(
@@ -75,10 +76,11 @@ export function receiver(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { closedPort } from "./http.ts";
  * const port = await closedPort();
  * const refused = await fetch(`http://127.0.0.1:${port}/`).then(() => false, () => true);
- * console.assert(refused);
+ * assert(refused);
  * ```
  */
 export async function closedPort(): Promise<number> {

@@ -22,10 +22,11 @@ export interface LogRecord {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recordingLogger } from "./logger.ts";
  * const { logger, records } = recordingLogger();
  * logger.child("x").warn("careful", { n: 1 });
- * console.assert(records[0]?.category === "test.x");
+ * assert(records[0]?.category === "test.x");
  * ```
  */
 export function recordingLogger(category: readonly string[] = ["test"]): {

@@ -20,6 +20,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineKeyWriter } from "../plugin/mod.ts";
  * import { assertWriterContract, changeSetOf, runWriter, tempSink } from "./mod.ts";
  *
@@ -35,8 +36,8 @@
  * await using tmp = await tempSink();
  * const set = changeSetOf([{ name: "app", data: { "a.txt": "HI", "b.txt": "lo" }, dir: tmp.dir }]);
  * const run = await runWriter(upperOnly, {}, set, tmp);
- * console.assert(run.result.written.length === 1 && run.result.rejected.length === 1);
- * console.assert(await Deno.readTextFile(`${tmp.dir}/a.txt`) === "HI");
+ * assert(run.result.written.length === 1 && run.result.rejected.length === 1);
+ * assert(await Deno.readTextFile(`${tmp.dir}/a.txt`) === "HI");
  * ```
  *
  * @module

@@ -19,9 +19,10 @@ import type { TempSink, TempStore } from "./temp_sink.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PluginRun } from "./run.ts";
  * const run: PluginRun = { instance: "x#0", records: [], text: () => "" };
- * console.assert(run.instance === "x#0");
+ * assert(run.instance === "x#0");
  * ```
  */
 export interface PluginRun {
@@ -40,9 +41,10 @@ export interface PluginRun {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { HeldKeysByObject } from "./run.ts";
  * const held: HeldKeysByObject = { "configmap/default/app": ["b.json"] };
- * console.assert(held["configmap/default/app"]?.length === 1);
+ * assert(held["configmap/default/app"]?.length === 1);
  * ```
  */
 export type HeldKeysByObject = Readonly<Record<string, readonly string[]>>;
@@ -114,6 +116,7 @@ export interface NotifierUnderTest extends PluginRun, AsyncDisposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineKeyWriter } from "../plugin/mod.ts";
  * import { changeSetOf } from "./change_set.ts";
  * import { startWriter } from "./run.ts";
@@ -123,8 +126,8 @@ export interface NotifierUnderTest extends PluginRun, AsyncDisposable {
  * await using w = await startWriter(txt, {}, tmp);
  * const set = (text: string, seq: number) =>
  *   changeSetOf([{ name: "app", data: { "a.txt": text }, dir: tmp.dir }], { seq });
- * console.assert((await w.write(set("1", 1))).written.length === 1);
- * console.assert((await w.write(set("1", 2))).written.length === 0);
+ * assert((await w.write(set("1", 1))).written.length === 1);
+ * assert((await w.write(set("1", 2))).written.length === 0);
  * ```
  */
 export async function startWriter(
@@ -183,6 +186,7 @@ export async function startWriter(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineNotifier } from "../plugin/mod.ts";
  * import { changeSetOf } from "./change_set.ts";
  * import { startNotifier } from "./run.ts";
@@ -193,7 +197,7 @@ export async function startWriter(
  * });
  * await using n = await startNotifier(counter, undefined);
  * await n.notify(changeSetOf([], { seq: 3 }), { written: ["/c/a.json"], removed: [], rejected: [] });
- * console.assert(seen[0] === 3);
+ * assert(seen[0] === 3);
  * ```
  */
 export async function startNotifier(
@@ -239,6 +243,7 @@ export async function startNotifier(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { WriterRun } from "./run.ts";
  * const run: WriterRun = {
  *   instance: "x#0",
@@ -247,7 +252,7 @@ export async function startNotifier(
  *   dir: "/tmp",
  *   result: { written: [], removed: [], rejected: [] },
  * };
- * console.assert(run.result.written.length === 0);
+ * assert(run.result.written.length === 0);
  * ```
  */
 export interface WriterRun extends PluginRun {
@@ -263,6 +268,7 @@ export interface WriterRun extends PluginRun {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineKeyWriter } from "../plugin/mod.ts";
  * import { changeSetOf } from "./change_set.ts";
  * import { runWriter } from "./run.ts";
@@ -275,7 +281,7 @@ export interface WriterRun extends PluginRun {
  *   changeSetOf([{ name: "app", data: { "a.txt": "x" }, dir: tmp.dir }]),
  *   tmp,
  * );
- * console.assert(run.result.written[0] === `${tmp.dir}/a.txt`);
+ * assert(run.result.written[0] === `${tmp.dir}/a.txt`);
  * ```
  */
 export async function runWriter(
@@ -317,11 +323,12 @@ export async function runWriter(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { NotifierRun } from "./run.ts";
  * const run: NotifierRun = { instance: "x#0", records: [], text: () => "", notifier: {
  *   notify: () => Promise.resolve(),
  * } };
- * console.assert(run.notifier.retry === undefined);
+ * assert(run.notifier.retry === undefined);
  * ```
  */
 export interface NotifierRun extends PluginRun {
@@ -336,6 +343,7 @@ export interface NotifierRun extends PluginRun {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineNotifier } from "../plugin/mod.ts";
  * import { changeSetOf } from "./change_set.ts";
  * import { runNotifier } from "./run.ts";
@@ -349,7 +357,7 @@ export interface NotifierRun extends PluginRun {
  *   removed: [],
  *   rejected: [],
  * });
- * console.assert(seen[0] === 3);
+ * assert(seen[0] === 3);
  * ```
  */
 export async function runNotifier(

@@ -22,9 +22,10 @@ export interface TempStore {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type TempSink, tempSink } from "./mod.ts";
  * await using tmp: TempSink = await tempSink();
- * console.assert(tmp.dir.length > 0);
+ * assert(tmp.dir.length > 0);
  * ```
  */
 export interface TempSink {
@@ -44,13 +45,14 @@ export interface TempSink {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tempSink } from "./mod.ts";
  * await using tmp = await tempSink();
  * const ref = { kind: "configmap" as const, namespace: "ns", name: "app" };
  * const out = await tmp.sink().sync(ref, [
  *   { path: `${tmp.dir}/hello.txt`, content: new TextEncoder().encode("hi") },
  * ]);
- * console.assert(out.written[0] === `${tmp.dir}/hello.txt`);
+ * assert(out.written[0] === `${tmp.dir}/hello.txt`);
  * ```
  */
 export async function tempSink(): Promise<TempSink> {

@@ -22,11 +22,12 @@ export interface ScopedAbort extends Disposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scopedAbort } from "./abort.ts";
  * const shutdown = new AbortController();
  * using op = scopedAbort(shutdown.signal, 5000);
  * shutdown.abort();
- * console.assert(op.signal.aborted);
+ * assert(op.signal.aborted);
  * ```
  */
 export function scopedAbort(

@@ -24,11 +24,12 @@ export interface BackoffPolicy {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backoffDelay } from "./backoff.ts";
  * const policy = { baseMs: 1000, maxMs: 3000, jitter: 0.1 };
- * console.assert(backoffDelay(policy, 1, () => 0) === 1000);
- * console.assert(backoffDelay(policy, 2, () => 0) === 2000);
- * console.assert(backoffDelay(policy, 9, () => 0.5) === 3150);
+ * assert(backoffDelay(policy, 1, () => 0) === 1000);
+ * assert(backoffDelay(policy, 2, () => 0) === 2000);
+ * assert(backoffDelay(policy, 9, () => 0.5) === 3150);
  * ```
  */
 export function backoffDelay(

@@ -9,8 +9,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeBase64 } from "./base64.ts";
- * console.assert(decodeBase64("aGk=").length === 2);
+ * assert(decodeBase64("aGk=").length === 2);
  * ```
  */
 export function decodeBase64(b64: string): Uint8Array {
@@ -25,8 +26,9 @@ export function decodeBase64(b64: string): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeBase64 } from "./base64.ts";
- * console.assert(encodeBase64(new TextEncoder().encode("hi")) === "aGk=");
+ * assert(encodeBase64(new TextEncoder().encode("hi")) === "aGk=");
  * ```
  */
 export function encodeBase64(bytes: Uint8Array): string {

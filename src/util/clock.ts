@@ -32,8 +32,13 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { systemClock } from "./clock.ts";
- * const t = systemClock.timer(10, () => console.log("fired"));
+ * const fired = await new Promise<boolean>((resolve) => {
+ *   systemClock.timer(1, () => resolve(true));
+ * });
+ * assert(fired);
+ * const t = systemClock.timer(60_000, () => {}); // a cancelled timer keeps nothing pending
  * t.cancel();
  * ```
  */
@@ -58,8 +63,18 @@ export const systemClock: Clock = {
  *
  * @example
  * ```ts
- * import { sleep, systemClock } from "./clock.ts";
- * await sleep(1, AbortSignal.timeout(1000), systemClock);
+ * import assert from "node:assert/strict";
+ * import { sleep } from "./clock.ts";
+ * import { FakeClock } from "./fake_clock.ts";
+ * const clock = new FakeClock();
+ * const ac = new AbortController();
+ * let woke = false;
+ * const slept = sleep(60_000, ac.signal, clock).then(() => woke = true);
+ * await clock.advance(1_000);
+ * assert(!woke);
+ * ac.abort(); // resolves early, long before the 60 s
+ * await slept;
+ * assert(woke);
  * ```
  */
 export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {

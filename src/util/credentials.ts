@@ -15,9 +15,10 @@ export type CredentialEncoding = "utf-8" | "latin1" | "ascii";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SecretFileError } from "./credentials.ts";
  * const e = new SecretFileError("/creds/password", "NotFound");
- * console.assert(e.message === "cannot read /creds/password: NotFound");
+ * assert(e.message === "cannot read /creds/password: NotFound");
  * ```
  */
 export class SecretFileError extends Error {
@@ -42,10 +43,11 @@ export class SecretFileError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readSecretFile } from "./credentials.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "admin\n");
- * console.assert(await readSecretFile(path) === "admin");
+ * assert(await readSecretFile(path) === "admin");
  * await Deno.remove(path);
  * ```
  */
@@ -64,9 +66,10 @@ export async function readSecretFile(path: string): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { basicAuthorization } from "./credentials.ts";
- * console.assert(basicAuthorization("admin", "pw", "utf-8") === `Basic ${btoa("admin:pw")}`);
- * console.assert(basicAuthorization("é", "x", "latin1") === "Basic 6Tp4");
+ * assert(basicAuthorization("admin", "pw", "utf-8") === `Basic ${btoa("admin:pw")}`);
+ * assert(basicAuthorization("é", "x", "latin1") === "Basic 6Tp4");
  * ```
  */
 export function basicAuthorization(

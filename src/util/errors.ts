@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorMessage } from "./errors.ts";
- * errorMessage(new Error("fetch failed", { cause: new Error("invalid peer certificate: UnknownIssuer") }));
- * // "fetch failed: invalid peer certificate: UnknownIssuer"
+ * const e = new Error("fetch failed", { cause: new Error("invalid peer certificate: UnknownIssuer") });
+ * assert.equal(errorMessage(e), "fetch failed: invalid peer certificate: UnknownIssuer");
  * ```
  */
 export function errorMessage(e: unknown): string {
@@ -32,9 +33,10 @@ export function errorMessage(e: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { messageOf } from "./errors.ts";
- * console.assert(messageOf(new Error("refused", { cause: new Error("https://k@x/") })) === "refused");
- * console.assert(messageOf("plain") === "plain");
+ * assert(messageOf(new Error("refused", { cause: new Error("https://k@x/") })) === "refused");
+ * assert(messageOf("plain") === "plain");
  * ```
  */
 export function messageOf(e: unknown): string {

@@ -18,13 +18,14 @@ interface Pending {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FakeClock } from "./fake_clock.ts";
  * import { sleep } from "./clock.ts";
  * const clock = new FakeClock();
  * let woke = false;
  * void sleep(5000, undefined, clock).then(() => woke = true);
  * await clock.advance(5000);
- * console.assert(woke);
+ * assert(woke);
  * ```
  */
 export class FakeClock implements Clock {

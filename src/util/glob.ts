@@ -9,8 +9,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { globToRegExp } from "./glob.ts";
- * console.assert(globToRegExp("*.{yaml,yml}").test("rules.yml"));
+ * assert(globToRegExp("*.{yaml,yml}").test("rules.yml"));
  * ```
  */
 export function globToRegExp(glob: string): RegExp {

@@ -18,9 +18,10 @@ const SLICE = 4096;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gunzip, GunzipError } from "./gunzip.ts";
  * const err = await gunzip(new TextEncoder().encode("plain"), 100).catch((e) => e);
- * console.assert(err instanceof GunzipError && err.reason === "invalid");
+ * assert(err instanceof GunzipError && err.reason === "invalid");
  * ```
  */
 export class GunzipError extends Error {
@@ -42,12 +43,13 @@ export class GunzipError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gunzip } from "./gunzip.ts";
  * const packed = await new Response(
  *   new Blob(["hello"]).stream().pipeThrough(new CompressionStream("gzip")),
  * ).bytes();
  * const text = new TextDecoder().decode(await gunzip(packed, 1024));
- * console.assert(text === "hello");
+ * assert(text === "hello");
  * ```
  */
 export async function gunzip(data: Uint8Array, maxBytes: number): Promise<Uint8Array> {

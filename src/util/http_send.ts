@@ -49,9 +49,10 @@ const BODY_HEADERS = ["content-encoding", "content-language", "content-location"
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { HttpSendOptions } from "./http_send.ts";
  * const options: HttpSendOptions = { method: "PUT", body: "{}", timeoutMs: 5_000 };
- * console.assert(options.method === "PUT");
+ * assert(options.method === "PUT");
  * ```
  */
 export interface HttpSendOptions {
@@ -140,9 +141,10 @@ export interface HttpAnswer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { HttpSendErrorKind } from "./http_send.ts";
  * const kind: HttpSendErrorKind = "timeout";
- * console.assert(kind === "timeout");
+ * assert(kind === "timeout");
  * ```
  */
 export type HttpSendErrorKind =
@@ -159,12 +161,13 @@ export type HttpSendErrorKind =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HttpSendError } from "./http_send.ts";
  * const e = new HttpSendError("timeout", "timed out after 5 ms", {
  *   method: "GET",
  *   url: new URL("http://127.0.0.1/x"),
  * });
- * console.assert(e.transient && e.name === "HttpSendError");
+ * assert(e.transient && e.name === "HttpSendError");
  * ```
  */
 export class HttpSendError extends Error {
@@ -198,6 +201,7 @@ export class HttpSendError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sendHttp } from "./http_send.ts";
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) =>
  *   new URL(req.url).pathname === "/old"
@@ -208,7 +212,7 @@ export class HttpSendError extends Error {
  *   timeoutMs: 5_000,
  *   readBody: true,
  * });
- * console.assert(answer.redirects === 1 && new TextDecoder().decode(answer.body) === "Bearer t");
+ * assert(answer.redirects === 1 && new TextDecoder().decode(answer.body) === "Bearer t");
  * await server.shutdown();
  * ```
  */

@@ -13,9 +13,10 @@ export type YamlModule = typeof import("yaml");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadYaml } from "./load_yaml.ts";
  * const { parse } = await loadYaml();
- * console.assert(parse("a: 1").a === 1);
+ * assert(parse("a: 1").a === 1);
  * ```
  */
 export async function loadYaml(): Promise<YamlModule> {

@@ -18,9 +18,12 @@ export interface Metric {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderMetrics } from "./metrics.ts";
- * renderMetrics([{ name: "up", help: "Up.", type: "gauge", samples: [{ value: 1 }] }]);
- * // "# HELP up Up.\n# TYPE up gauge\nup 1\n"
+ * assert.equal(
+ *   renderMetrics([{ name: "up", help: "Up.", type: "gauge", samples: [{ value: 1 }] }]),
+ *   "# HELP up Up.\n# TYPE up gauge\nup 1\n",
+ * );
  * ```
  */
 export function renderMetrics(metrics: Metric[]): string {
@@ -44,9 +47,10 @@ export function renderMetrics(metrics: Metric[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeFamilies } from "./metrics.ts";
  * const a = { name: "n", help: "N.", type: "counter" as const, samples: [{ value: 1 }] };
- * console.assert(mergeFamilies([a, { ...a, samples: [{ value: 2 }] }])[0]!.samples.length === 2);
+ * assert(mergeFamilies([a, { ...a, samples: [{ value: 2 }] }])[0]!.samples.length === 2);
  * ```
  */
 export function mergeFamilies(families: readonly Metric[]): Metric[] {
@@ -64,8 +68,9 @@ export function mergeFamilies(families: readonly Metric[]): Metric[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { processMetrics } from "./metrics.ts";
- * console.assert(processMetrics().some((m) => m.name === "process_resident_memory_bytes"));
+ * assert(processMetrics().some((m) => m.name === "process_resident_memory_bytes"));
  * ```
  */
 export function processMetrics(): Metric[] {
@@ -93,9 +98,10 @@ export function processMetrics(): Metric[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { family } from "./metrics.ts";
  * const m = family("gsidecar_lists_total", "Lists.", "counter", [[{ scope: "a" }, 3]]);
- * console.assert(m.samples[0]!.labels!.scope === "a");
+ * assert(m.samples[0]!.labels!.scope === "a");
  * ```
  */
 export function family(

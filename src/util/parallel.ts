@@ -11,10 +11,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forEachLimit } from "./parallel.ts";
  * const seen: number[] = [];
  * await forEachLimit([1, 2, 3], 2, async (n) => void seen.push(n));
- * console.assert(seen.length === 3);
+ * assert(seen.length === 3);
  * ```
  */
 export async function forEachLimit<T>(

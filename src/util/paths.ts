@@ -11,9 +11,10 @@ import { isAbsolute, relative } from "node:path";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isWithin } from "./paths.ts";
- * console.assert(isWithin("/data", "/data/a") && isWithin("/data", "/data/..cache"));
- * console.assert(!isWithin("/data", "/database") && !isWithin("/data", "/data/../etc"));
+ * assert(isWithin("/data", "/data/a") && isWithin("/data", "/data/..cache"));
+ * assert(!isWithin("/data", "/database") && !isWithin("/data", "/data/../etc"));
  * ```
  */
 export function isWithin(root: string, path: string): boolean {

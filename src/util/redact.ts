@@ -14,8 +14,9 @@ const REDACTED = "[redacted]";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactUrl } from "./redact.ts";
- * console.assert(redactUrl("https://admin:hunter2@grafana:3000/api") === "https://admin:***@grafana:3000/api");
+ * assert(redactUrl("https://admin:hunter2@grafana:3000/api") === "https://admin:***@grafana:3000/api");
  * ```
  */
 export function redactUrl(url: string): string {
@@ -31,8 +32,9 @@ export function redactUrl(url: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactSecrets } from "./redact.ts";
- * console.assert(redactSecrets("bad password hunter2", ["hunter2"]) === "bad password [redacted]");
+ * assert(redactSecrets("bad password hunter2", ["hunter2"]) === "bad password [redacted]");
  * ```
  */
 export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {

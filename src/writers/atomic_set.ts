@@ -37,9 +37,10 @@ const VERSION_RE = /^\.\.gsidecar_\d{4}(?:_\d{2}){5}\.\d{3}_[0-9a-f]{8}$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isVersionName, versionName } from "./atomic_set.ts";
- * console.assert(isVersionName(versionName(Date.UTC(2025, 0, 2))));
- * console.assert(!isVersionName("..2025_01_02_15_04_05.123456789"));
+ * assert(isVersionName(versionName(Date.UTC(2025, 0, 2))));
+ * assert(!isVersionName("..2025_01_02_15_04_05.123456789"));
  * ```
  */
 export function isVersionName(name: string): boolean {
@@ -52,8 +53,10 @@ export function isVersionName(name: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { versionName } from "./atomic_set.ts";
- * versionName(Date.UTC(2025, 0, 2, 15, 4, 5, 123)); // "..gsidecar_2025_01_02_15_04_05.123_<8 hex>"
+ * const name = versionName(Date.UTC(2025, 0, 2, 15, 4, 5, 123));
+ * assert.match(name, /^\.\.gsidecar_2025_01_02_15_04_05\.123_[0-9a-f]{8}$/);
  * ```
  */
 export function versionName(now: number): string {
@@ -70,8 +73,9 @@ export function versionName(now: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { linkTarget } from "./atomic_set.ts";
- * console.assert(linkTarget("a.json") === "..data/a.json");
+ * assert(linkTarget("a.json") === "..data/a.json");
  * ```
  */
 export function linkTarget(name: string): string {
@@ -276,6 +280,7 @@ export interface PublishResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { currentVersion, publish } from "./atomic_set.ts";
  * const dir = await Deno.makeTempDir();
  * const content = new TextEncoder().encode("{}");
@@ -287,7 +292,7 @@ export interface PublishResult {
  *   convert: [],
  *   unlink: [],
  * }, Date.now());
- * console.assert(await Deno.readTextFile(`${dir}/a.json`) === "{}");
+ * assert(await Deno.readTextFile(`${dir}/a.json`) === "{}");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

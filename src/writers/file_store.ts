@@ -85,10 +85,11 @@ export { TEMP_PREFIX } from "./fs_ops.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FileStoreOptions } from "./file_store.ts";
  * // `logger` comes from the core; the rest is the deployment's choice.
  * const opts: Omit<FileStoreOptions, "logger"> = { folder: "/config", allowedRoots: ["/etc/app"] };
- * console.assert(opts.allowedRoots?.length === 1);
+ * assert(opts.allowedRoots?.length === 1);
  * ```
  */
 export interface FileStoreOptions {
@@ -130,9 +131,10 @@ export interface FileStoreStats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ownerKey } from "./file_store.ts";
- * ownerKey("json-file#0", { kind: "configmap", namespace: "ns", name: "dash" });
- * // "json-file#0|configmap/ns/dash"
+ * const ref = { kind: "configmap" as const, namespace: "ns", name: "dash" };
+ * assert.equal(ownerKey("json-file#0", ref), "json-file#0|configmap/ns/dash");
  * ```
  */
 export function ownerKey(instance: string, ref: ObjectRef): string {
@@ -144,8 +146,9 @@ export function ownerKey(instance: string, ref: ObjectRef): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseOwnerKey } from "./file_store.ts";
- * parseOwnerKey("json-file#0|configmap/ns/dash")?.ref.name; // "dash"
+ * assert.equal(parseOwnerKey("json-file#0|configmap/ns/dash")?.ref.name, "dash");
  * ```
  */
 export function parseOwnerKey(owner: string): { instance: string; ref: ObjectRef } | undefined {
@@ -226,6 +229,7 @@ const OTHER: Look = { kind: "other" };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FileStore } from "./file_store.ts";
  * import type { Logger } from "../plugin/logger.ts";
  * const logger: Logger = {
@@ -245,7 +249,7 @@ const OTHER: Look = { kind: "other" };
  * const out = await sink.sync(ref, [
  *   { path: `${folder}/hello.txt`, content: new TextEncoder().encode("hi\n") },
  * ]);
- * console.assert(out.written.length === 1);
+ * assert(out.written.length === 1);
  * await store.prune((owner) => owner !== "txt-file#0|configmap/ns/app");
  * await store.close();
  * await Deno.remove(folder, { recursive: true });

@@ -19,8 +19,9 @@ import { basename, dirname, join } from "node:path";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TEMP_PREFIX } from "./fs_ops.ts";
- * console.assert(TEMP_PREFIX.startsWith("."));
+ * assert(TEMP_PREFIX.startsWith("."));
  * ```
  */
 export const TEMP_PREFIX = ".k8s-gsidecar-tmp-";
@@ -37,8 +38,9 @@ export interface StatSignature {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256Hex } from "./fs_ops.ts";
- * console.assert(sha256Hex(new Uint8Array()).startsWith("e3b0c442"));
+ * assert(sha256Hex(new Uint8Array()).startsWith("e3b0c442"));
  * ```
  */
 export function sha256Hex(content: Uint8Array): string {
@@ -50,8 +52,9 @@ export function sha256Hex(content: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { randomHex } from "./fs_ops.ts";
- * console.assert(randomHex().length === 16);
+ * assert(randomHex().length === 16);
  * ```
  */
 export function randomHex(): string {
@@ -95,9 +98,10 @@ export async function statSignature(path: string): Promise<StatSignature | "othe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sameSignature } from "./fs_ops.ts";
  * const a = { size: 1, mtimeMs: 2, ino: 3 };
- * console.assert(sameSignature(a, { ...a }) && !sameSignature(a, { ...a, size: 2 }));
+ * assert(sameSignature(a, { ...a }) && !sameSignature(a, { ...a, size: 2 }));
  * ```
  */
 export function sameSignature(

@@ -37,8 +37,9 @@ function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RECORD_NAME } from "./ownership_record.ts";
- * console.assert(RECORD_NAME.startsWith("."));
+ * assert(RECORD_NAME.startsWith("."));
  * ```
  */
 export const RECORD_NAME = ".k8s-gsidecar-owned";
@@ -66,9 +67,15 @@ export type RecordLine =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { claimLine } from "./ownership_record.ts";
  * const hash = "0".repeat(64);
- * claimLine("/c/a.json", { owner: "o", hash }); // { op: "claim", path: "/c/a.json", owner: "o", hash }
+ * assert.deepEqual(claimLine("/c/a.json", { owner: "o", hash }), {
+ *   op: "claim",
+ *   path: "/c/a.json",
+ *   owner: "o",
+ *   hash,
+ * });
  * ```
  */
 export function claimLine(path: string, file: RecordedFile): RecordLine {
@@ -83,9 +90,10 @@ export function claimLine(path: string, file: RecordedFile): RecordLine {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRecordLine } from "./ownership_record.ts";
- * console.assert(parseRecordLine('{"op":"release","path":"/c/a.json"}')?.op === "release");
- * console.assert(parseRecordLine('{"op":"claim","path":"/c/a') === undefined);
+ * assert(parseRecordLine('{"op":"release","path":"/c/a.json"}')?.op === "release");
+ * assert(parseRecordLine('{"op":"claim","path":"/c/a') === undefined);
  * ```
  */
 export function parseRecordLine(raw: string): RecordLine | undefined {
@@ -135,6 +143,7 @@ function encode(lines: readonly RecordLine[]): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OwnershipRecord } from "./ownership_record.ts";
  * import type { Logger } from "../plugin/logger.ts";
  * const logger: Logger = {
@@ -147,9 +156,11 @@ function encode(lines: readonly RecordLine[]): Uint8Array {
  * };
  * const dir = await Deno.makeTempDir();
  * const { record, files } = await OwnershipRecord.open(`${dir}/.k8s-gsidecar-owned`, logger);
+ * assert.equal(files.size, 0);
  * await record.compact(files);
  * await record.append([{ op: "release", path: `${dir}/a.json` }], { sync: true });
  * await record.close();
+ * assert((await Deno.stat(`${dir}/.k8s-gsidecar-owned`)).isFile);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

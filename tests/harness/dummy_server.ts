@@ -5,10 +5,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dummyServer } from "./dummy_server.ts";
  * await using dummy = dummyServer(new Uint8Array([1, 2, 3]));
  * const res = await fetch(`${dummy.url}/secured`);
- * console.assert(res.status === 401 && (await res.json()).detail === "Not authenticated");
+ * assert(res.status === 401 && (await res.json()).detail === "Not authenticated");
  * ```
  *
  * @module

@@ -6,9 +6,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePodFile } from "./pod_file.ts";
  * const pod = parsePodFile("sidecar", "namespace default\nserviceaccount sa\nready running\nenv FOLDER=/tmp/\n");
- * console.assert(pod.env.FOLDER === "/tmp/");
+ * assert(pod.env.FOLDER === "/tmp/");
  * ```
  *
  * @module
@@ -54,11 +55,12 @@ const READINESS: readonly PodReadiness[] = ["running", "healthz", "exits"];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePodFile } from "./pod_file.ts";
  * try {
  *   parsePodFile("bad", "namespace default\nvolume x\n");
  * } catch (e) {
- *   console.assert(String(e).includes("bad.pod line 2"));
+ *   assert(String(e).includes("bad.pod line 2"));
  * }
  * ```
  */

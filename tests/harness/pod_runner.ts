@@ -213,8 +213,9 @@ export class RunningPod {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hostPathIn } from "./pod_runner.ts";
- * console.assert(hostPathIn("/tmp/pod-x", "/srv/data/a.txt") === "/tmp/pod-x/srv/data/a.txt");
+ * assert(hostPathIn("/tmp/pod-x", "/srv/data/a.txt") === "/tmp/pod-x/srv/data/a.txt");
  * ```
  */
 export function hostPathIn(root: string, podPath: string): string {
