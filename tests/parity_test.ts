@@ -481,7 +481,7 @@ Deno.test("every documented variable works against a real API server", async (t)
           await eventually(() => assert.ok(elsewhere.requests.length >= 1), { proc: s.proc });
           assert.equal(
             elsewhere.requests[0]!.authorization,
-            undefined,
+            null,
             "no credentials to another origin",
           );
 
