@@ -132,8 +132,10 @@ function describe(r: Reading): string {
     `/metrics: JS heap used ${f1(h.heapUsed)} of ${f1(h.heapTotal)} reserved, external ` +
     `${f1(h.external)}` +
     (args["trace-gc"]
-      ? `; --trace-gc: ${r.gc.count} GCs (${r.gc.major} full), last full GC left ` +
-        `${r.gc.usedAfterMajor} MiB used at ${r.gc.lastMajorAtMs} ms`
+      ? `; --trace-gc: ${r.gc.count} GCs (${r.gc.major} full)` +
+        (r.gc.major
+          ? `, the last full GC left ${r.gc.usedAfterMajor} MiB used at ${r.gc.lastMajorAtMs} ms`
+          : "")
       : "");
 }
 
@@ -182,7 +184,9 @@ for (const n of SIZES) {
             f1(h.external)
           } | ` +
             `${f1(b.brk)} | ${f1(b.arenas)} | ${f1(b.otherAnon)} | ${f1(b.file)} |` +
-            (args["trace-gc"] ? ` ${at.gc.major} | ${at.gc.usedAfterMajor} |` : ""),
+            (args["trace-gc"]
+              ? ` ${at.gc.major} | ${at.gc.major ? at.gc.usedAfterMajor : "–"} |`
+              : ""),
         );
         print(`  ${s} s after the sync: ${describe(at)}`);
         if (t + SAMPLE_S > AFTER_S) break;
