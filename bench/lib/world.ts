@@ -14,6 +14,7 @@
  * @module
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type Cluster,
   type ClusterOptions,
@@ -24,6 +25,19 @@ import {
 } from "../../tests/harness/cluster.ts";
 import type { ManagedProcess } from "../../tests/harness/process.ts";
 import { runSidecarToEnd, startSidecar } from "../../tests/harness/sidecar.ts";
+
+/** The sidecar's entry point. */
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+/** Variables a Deno process needs to find its caches (as the test harness passes them). */
+function denoEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NO_COLOR"]) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  return env;
+}
 
 /** The label the sidecar selects on. */
 export const LABEL = "gsidecar-bench";
@@ -127,6 +141,8 @@ export interface SidecarOptions {
   v8Flags?: string;
   /** Program to run instead of `main.ts` (e.g. the bundle's entry). */
   entry?: string;
+  /** More arguments of `deno run` (e.g. `--inspect=…`), for diagnostics. */
+  denoArgs?: string[];
 }
 
 /** Options of {@linkcode World.spawn}. */
@@ -141,6 +157,8 @@ export interface SpawnOptions {
   v8Flags?: string;
   /** Program to run instead of `main.ts`. */
   entry?: string;
+  /** More arguments of `deno run` (e.g. `--inspect=…`), for diagnostics. */
+  denoArgs?: string[];
 }
 
 /** Options of {@linkcode World.createObjects}. */
@@ -225,6 +243,7 @@ export class World implements AsyncDisposable {
       },
       ...(opts.v8Flags !== undefined ? { v8Flags: opts.v8Flags } : {}),
       ...(opts.entry !== undefined ? { entry: opts.entry } : {}),
+      ...(opts.denoArgs !== undefined ? { denoArgs: opts.denoArgs } : {}),
     });
   }
 
@@ -237,7 +256,19 @@ export class World implements AsyncDisposable {
     const env = { ...opts.env, ...(v8 ? { DENO_V8_FLAGS: v8 } : {}) };
     const startedAt = Date.now();
     const startedPerf = performance.now();
-    const proc = startSidecar(this.cluster, this.pod, env, opts.name, opts.entry);
+    const proc = opts.denoArgs?.length
+      ? this.cluster.processes.spawn(opts.name, Deno.execPath(), [
+        "run",
+        "--allow-all",
+        "--quiet",
+        ...opts.denoArgs,
+        opts.entry ?? MAIN,
+      ], {
+        // As startSidecar does: only what Deno needs to find its caches, the pod, and `env`.
+        clearEnv: true,
+        env: { ...denoEnv(), HEALTH_PORT: "0", ...this.pod.env, ...env },
+      })
+      : startSidecar(this.cluster, this.pod, env, opts.name, opts.entry);
     let exited = false;
     proc.wait().then(() => exited = true);
     const failure = (what: string) =>
