@@ -3,7 +3,7 @@
  * not a benchmark (no targets; the process is not run as shipped, since it listens for an
  * inspector).
  *
- *   deno run -A bench/heap_snapshot.ts [--objects=10000] [--settle=30] [--top=25]
+ *   deno run -A bench/heap_snapshot.ts [--objects=10000] [--settle=30] [--top=25] [--gdb-only]
  *
  * N labelled ConfigMaps (a 4 KB `.json` and a small `.txt` each) and the sidecar as its own
  * process with a least-privilege token, as shipped but with `--inspect` on a loopback port. Once
@@ -19,8 +19,10 @@
  *    memory glibc had kept.
  *
  * Then a heap snapshot (`HeapProfiler.takeHeapSnapshot`), summarised by kind and constructor
- * (self sizes, no retainers), and strings by length: whole contents kept in memory would show as
- * thousands of strings of one object's size.
+ * (self sizes, no retainers), and strings by what they look like: whole contents kept in memory
+ * would show as thousands of strings of one object's size.
+ *
+ * `--gdb-only` runs the sidecar as shipped (no inspector): readings 1, 3 and 4 only.
  *
  * @module
  */
@@ -42,11 +44,13 @@ const { values: args } = parseArgs({
     objects: { type: "string", default: "10000" },
     settle: { type: "string", default: "30" },
     top: { type: "string", default: "25" },
+    "gdb-only": { type: "boolean", default: false },
   },
 });
 const N = Number(args.objects);
 const SETTLE_S = Number(args.settle);
 const TOP = Number(args.top);
+const INSPECT = !args["gdb-only"];
 
 /** A free TCP port on loopback (free when asked; the inspector takes it right after). */
 function freePort(): number {
@@ -238,7 +242,7 @@ print(`${N} ConfigMaps present`);
 const port = freePort();
 const sidecar = await world.sidecar({
   name: "heap-snapshot",
-  denoArgs: [`--inspect=127.0.0.1:${port}`],
+  ...(INSPECT ? { denoArgs: [`--inspect=127.0.0.1:${port}`] } : {}),
 });
 await sidecar.waitReady();
 await sidecar.waitFiles(2 * N);
@@ -249,13 +253,16 @@ const pid = sidecar.proc.pid;
 const idle = await reading(sidecar);
 print(`idle: ${describe(idle)}`);
 
-const inspector = await Inspector.connect(port);
-await inspector.send("HeapProfiler.enable");
-await inspector.send("HeapProfiler.collectGarbage");
-await inspector.send("HeapProfiler.collectGarbage");
-await sleep(1000);
-const gced = await reading(sidecar);
-print(`after two full GCs: ${describe(gced)}`);
+let inspector: Inspector | undefined, gced: Reading | undefined;
+if (INSPECT) {
+  inspector = await Inspector.connect(port);
+  await inspector.send("HeapProfiler.enable");
+  await inspector.send("HeapProfiler.collectGarbage");
+  await inspector.send("HeapProfiler.collectGarbage");
+  await sleep(1000);
+  gced = await reading(sidecar);
+  print(`after two full GCs: ${describe(gced)}`);
+}
 
 await gdb(pid, "call (void)malloc_stats()");
 await sleep(200);
@@ -270,16 +277,19 @@ print(
   }`,
 );
 
-let chunks = "";
-inspector.on("HeapProfiler.addHeapSnapshotChunk", (p) => chunks += p.chunk as string);
-await inspector.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
-inspector.close();
-const summary = summarise(JSON.parse(chunks) as Snapshot);
+let summary: ReturnType<typeof summarise> | undefined;
+if (inspector) {
+  let chunks = "";
+  inspector.on("HeapProfiler.addHeapSnapshotChunk", (p) => chunks += p.chunk as string);
+  await inspector.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+  inspector.close();
+  summary = summarise(JSON.parse(chunks) as Snapshot);
+}
 await sidecar.proc.stop();
 
 const row = (name: string, pick: (r: Reading) => number) => {
   report.figure(`${name}: idle ${SETTLE_S} s`, pick(idle), "MiB");
-  report.figure(`${name}: after two full GCs`, pick(gced), "MiB");
+  if (gced) report.figure(`${name}: after two full GCs`, pick(gced), "MiB");
   report.figure(`${name}: after malloc_trim(0)`, pick(trimmed), "MiB");
 };
 row("RSS", (r) => r.rss);
@@ -296,30 +306,36 @@ if (stats) {
   report.figure("malloc_stats: main arena (brk) system", stats.arenas[0]?.system ?? NaN, "MiB");
   report.figure("malloc_stats: main arena (brk) in use", stats.arenas[0]?.inUse ?? NaN, "MiB");
   report.note(
-    `malloc_stats (after the GCs, before the trim), MiB system / in use per arena: ${
+    `malloc_stats (${
+      INSPECT ? "after the GCs, " : ""
+    }before the trim), MiB system / in use per arena: ${
       stats.arenas.map((a, i) => `${i}: ${f1(a.system)} / ${f1(a.inUse)}`).join(", ")
     }; max mmap regions ${stats.mmapRegions}, max mmap bytes ${f1(stats.mmapBytes)}.`,
   );
 } else {
   report.note("malloc_stats: no report found in the sidecar's output (gdb failed?)");
 }
-report.figure("heap snapshot: self sizes in all", summary.total / 1024 / 1024, "MiB");
+if (summary) {
+  report.figure("heap snapshot: self sizes in all", summary.total / 1024 / 1024, "MiB");
+  report.note(
+    `Heap snapshot (${summary.nodes} nodes), top ${TOP} by self size (MiB, count):\n\n` +
+      "| kind / constructor | MiB | count |\n|---|---|---|\n" +
+      summary.byKind.map(([k, v]) =>
+        `| ${k.replaceAll("|", "\\|")} | ${(v.bytes / 1048576).toFixed(2)} | ${v.count} |`
+      )
+        .join("\n"),
+  );
+  report.note(
+    `Strings by look (self sizes; snapshots cut a string's text at 1024 characters):\n\n` +
+      "| look | MiB | count |\n|---|---|---|\n" +
+      summary.byLook.map(([l, v]) => `| ${l} | ${(v.bytes / 1048576).toFixed(2)} | ${v.count} |`)
+        .join("\n"),
+  );
+}
 report.note(
-  `Heap snapshot (${summary.nodes} nodes), top ${TOP} by self size (MiB, count):\n\n` +
-    "| kind / constructor | MiB | count |\n|---|---|---|\n" +
-    summary.byKind.map(([k, v]) =>
-      `| ${k.replaceAll("|", "\\|")} | ${(v.bytes / 1048576).toFixed(2)} | ${v.count} |`
-    )
-      .join("\n"),
-);
-report.note(
-  `Strings by look (self sizes; snapshots cut a string's text at 1024 characters):\n\n` +
-    "| look | MiB | count |\n|---|---|---|\n" +
-    summary.byLook.map(([l, v]) => `| ${l} | ${(v.bytes / 1048576).toFixed(2)} | ${v.count} |`)
-      .join("\n"),
-);
-report.note(
-  `The sidecar ran with --inspect=127.0.0.1:${port} (label ${LABEL}); readings are /proc, then ` +
+  `The sidecar ran ${
+    INSPECT ? `with --inspect=127.0.0.1:${port}` : "as shipped (--gdb-only)"
+  } (label ${LABEL}); readings are /proc, then ` +
     `its /metrics; gdb calls malloc_stats() and malloc_trim(0) inside the process.`,
 );
 await report.finish();
