@@ -23,7 +23,15 @@ import { join } from "node:path";
 import { print, Report } from "./lib/report.ts";
 import { cpuSeconds, type MemoryBreakdown, memoryBreakdown, rss, threads } from "./lib/procfs.ts";
 import { slope } from "./lib/stats.ts";
-import { type BenchSidecar, SHIPPED_V8_FLAGS, sleep, startWorld } from "./lib/world.ts";
+import { lastGc, lineBufferedEnv } from "./lib/gc_trace.ts";
+import {
+  type BenchSidecar,
+  type HeapMetrics,
+  heapMetrics,
+  SHIPPED_V8_FLAGS,
+  sleep,
+  startWorld,
+} from "./lib/world.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -69,38 +77,23 @@ interface Sample {
   gcs: number;
   /** How many of them were full (Mark-Compact) collections. */
   majorGcs: number;
-}
-
-/** The last `--trace-gc` line (`… ms: Scavenge 4.1 (5.6) -> 3.5 (6.6) MB, …`) and counts. */
-function lastGc(
-  output: string,
-): { used: number; committed: number; count: number; major: number } {
-  // "Scavenge", "Minor Mark-Sweep", "Mark-Compact", "Incremental Mark-Compact"…
-  const re =
-    /ms: [A-Za-z ]*?(?:Scavenge|Mark-Sweep|Mark-Compact)[^\n]*?-> ([\d.]+) \(([\d.]+)\) MB/g;
-  let used = NaN, committed = NaN, count = 0, major = 0;
-  for (const m of output.matchAll(re)) {
-    used = Number(m[1]);
-    committed = Number(m[2]);
-    count++;
-    if (m[0].includes("Mark-Compact")) major++;
-  }
-  return { used, committed, count, major };
+  /** The sidecar's own `/metrics` at the sample (MiB): JS heap used/total, external. */
+  metrics: HeapMetrics;
 }
 
 const report = new Report(`churn (${RATE} updates/s over ${OBJECTS} objects, ${MINUTES} min)`);
 await using world = await startWorld();
 await world.createObjects(0, OBJECTS);
 const running: { variant: Variant; sidecar: BenchSidecar; gcsBefore: number }[] = [];
-// V8 prints GC traces with C stdio, fully buffered into a pipe: line-buffer it (coreutils'
-// `stdbuf` preload) so that each sample sees the latest GC.
-const STDBUF = "/usr/libexec/coreutils/libstdbuf.so";
-const lineBuffered = await Deno.stat(STDBUF).then(() => true, () => false);
+// V8 prints GC traces with C stdio, fully buffered into a pipe: line-buffer it so that each
+// sample sees the latest GC.
+const stdbuf = await lineBufferedEnv();
+const lineBuffered = Object.keys(stdbuf).length > 0;
 for (const variant of variants) {
   const { DENO_V8_FLAGS: v8 = SHIPPED_V8_FLAGS, ...env } = variant.env;
   const sidecar = await world.sidecar({
     name: `churn-${variant.name}`,
-    env: { ...env, ...(lineBuffered ? { LD_PRELOAD: STDBUF, _STDBUF_O: "L" } : {}) },
+    env: { ...env, ...stdbuf },
     v8Flags: [...v8.split(",").filter(Boolean), "--trace-gc"].join(","),
   });
   running.push({ variant, sidecar, gcsBefore: 0 });
@@ -132,17 +125,22 @@ for (let s = 0;; s++) {
   for (const { variant, sidecar } of running) {
     const pid = sidecar.proc.pid;
     const gc = lastGc(sidecar.proc.output);
+    const rssNow = rss(pid).rss;
+    const breakdown = memoryBreakdown(pid);
+    // /proc first: asking /metrics makes the sidecar allocate a little.
+    const metrics = heapMetrics(await sidecar.metrics());
     const sample: Sample = {
       variant: variant.name,
       minute,
-      rss: rss(pid).rss,
-      breakdown: memoryBreakdown(pid),
+      rss: rssNow,
+      breakdown,
       threads: threads(pid),
       cpu: cpuSeconds(pid),
       heapUsed: gc.used,
       heapCommitted: gc.committed,
       gcs: gc.count,
       majorGcs: gc.major,
+      metrics,
     };
     samples.push(sample);
     if (args.out) {
@@ -164,7 +162,11 @@ for (let s = 0;; s++) {
         b.jitCode.toFixed(1)
       }, other anon ${b.otherAnon.toFixed(1)}, file ${
         b.file.toFixed(1)
-      }) heap ${sample.heapUsed}/${sample.heapCommitted} MiB, ${sample.majorGcs} full GCs, ${sample.threads} threads, CPU ${
+      }) heap after GC ${sample.heapUsed}/${sample.heapCommitted} MiB, /metrics heap ${
+        sample.metrics.heapUsed.toFixed(1)
+      }/${sample.metrics.heapTotal.toFixed(1)} external ${
+        sample.metrics.external.toFixed(1)
+      } MiB, ${sample.majorGcs} full GCs, ${sample.threads} threads, CPU ${
         sample.cpu.toFixed(1)
       } s`,
     );
@@ -210,7 +212,13 @@ for (const { variant } of running) {
         grew((s) => s.breakdown.otherAnon)
       }, file-backed ${
         grew((s) => s.breakdown.file)
-      } MiB; V8 heap after last GC ${first.heapUsed} → ${end.heapUsed} MiB used, ${first.heapCommitted} → ${end.heapCommitted} MiB committed; threads ${first.threads} → ${end.threads}`,
+      } MiB; V8 heap after last GC ${first.heapUsed} → ${end.heapUsed} MiB used, ${first.heapCommitted} → ${end.heapCommitted} MiB committed; /metrics at the same samples: JS heap used ${
+        first.metrics.heapUsed.toFixed(1)
+      } → ${end.metrics.heapUsed.toFixed(1)}, total ${first.metrics.heapTotal.toFixed(1)} → ${
+        end.metrics.heapTotal.toFixed(1)
+      }, external ${first.metrics.external.toFixed(1)} → ${
+        end.metrics.external.toFixed(1)
+      } MiB; threads ${first.threads} → ${end.threads}`,
   );
 }
 await report.finish();

@@ -9,6 +9,18 @@
  * `--max-semi-space-size=1`): once it is ready and all 2·N files are written, and after 2 s of
  * quiet, VmRSS (the figure) and VmHWM (its peak, during the sync).
  *
+ * Beside RSS, what the sidecar says of itself in `/metrics` (read right after `/proc`): the JS heap
+ * used and reserved (`gsidecar_js_heap_used_bytes`, `…_total_bytes`) and the memory held outside it
+ * by JavaScript objects (`gsidecar_js_external_bytes`); and where the resident memory lies
+ * (`/proc/<pid>/smaps`: file-backed, glibc's brk heap and thread arenas, V8's JIT code, other
+ * anonymous memory).
+ *
+ * `--after=SECONDS` (120 by default, 0 for none) keeps the shipped sidecar of the largest size
+ * running that long after the first reading, idle, and samples the same every 10 s: does the
+ * memory of the sync come back down? `--trace-gc` adds `--trace-gc` to the shipped sidecar's V8
+ * flags (stdout line-buffered) and shows the heap after the last collection and how many were
+ * full ones in each sample (a diagnostic: the targets are for the sidecar as shipped).
+ *
  * `--variants` adds rows without targets for other ways of running it: no V8 flags; out of
  * cluster through a kubeconfig (which loads `@kubernetes/client-node`); the bundle
  * (`deno task bundle`) run by `deno`.
@@ -20,39 +32,36 @@
 import { parseArgs } from "node:util";
 import { bundleSidecar, runSidecarToEnd } from "../tests/harness/sidecar.ts";
 import { print, Report } from "./lib/report.ts";
-import { memoryBreakdown, rss } from "./lib/procfs.ts";
-import { type SidecarOptions, sleep, startWorld } from "./lib/world.ts";
+import { bareDenoRss, type MemoryBreakdown, memoryBreakdown, type Rss, rss } from "./lib/procfs.ts";
+import { type GcTrace, lastGc, lineBufferedEnv } from "./lib/gc_trace.ts";
+import {
+  type BenchSidecar,
+  type HeapMetrics,
+  heapMetrics,
+  SHIPPED_V8_FLAGS,
+  type SidecarOptions,
+  sleep,
+  startWorld,
+} from "./lib/world.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
   options: {
     sizes: { type: "string", default: "10,1000,10000" },
     variants: { type: "boolean", default: false },
+    after: { type: "string", default: "120" },
+    "trace-gc": { type: "boolean", default: false },
   },
 });
 const SIZES = args.sizes.split(",").map(Number).sort((a, b) => a - b);
 const TARGET: Record<number, number> = { 10: 50, 1000: 65, 10000: 80 };
-
-/** VmRSS of a bare `deno eval` that only waits, after it has settled. */
-async function bareDeno(): Promise<number> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "await new Promise((r) => setTimeout(r, 600_000));"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    await sleep(2000);
-    return rss(child.pid).rss;
-  } finally {
-    child.kill("SIGKILL");
-    await child.status;
-  }
-}
+const AFTER_S = Number(args.after);
+const SAMPLE_S = 10;
 
 const report = new Report(`memory (${SIZES.join(", ")} objects)`);
 await using world = await startWorld();
-report.figure("bare Deno (deno eval, idle)", await bareDeno(), "MiB");
+report.figure("bare Deno (deno eval, idle)", await bareDenoRss(), "MiB");
+const stdbuf = args["trace-gc"] ? await lineBufferedEnv() : {};
 
 /** One way of running the sidecar; the first is the shipped one, which the targets apply to. */
 interface Variant {
@@ -69,7 +78,12 @@ async function warmBundle(): Promise<string> {
   await runSidecarToEnd(undefined, {}, entry);
   return entry;
 }
-const variants: Variant[] = [{ name: "shipped", options: {} }];
+const variants: Variant[] = [{
+  name: "shipped",
+  options: args["trace-gc"]
+    ? { v8Flags: [SHIPPED_V8_FLAGS, "--trace-gc"].filter(Boolean).join(","), env: stdbuf }
+    : {},
+}];
 if (args.variants) {
   variants.push(
     { name: "no V8 flags", options: { v8Flags: "" } },
@@ -88,6 +102,43 @@ if (args.variants) {
   );
 }
 
+/** One reading of a sidecar's memory: `/proc` first, then its `/metrics`, then its GC trace. */
+interface Reading {
+  rss: Rss;
+  where: MemoryBreakdown;
+  self: HeapMetrics;
+  gc: GcTrace;
+}
+async function reading(sidecar: BenchSidecar): Promise<Reading> {
+  const pid = sidecar.proc.pid;
+  const m = rss(pid);
+  const where = memoryBreakdown(pid);
+  return {
+    rss: m,
+    where,
+    self: heapMetrics(await sidecar.metrics()),
+    gc: lastGc(sidecar.proc.output),
+  };
+}
+const f1 = (x: number) => x.toFixed(1);
+/** Where the resident memory lies, and the JS heap beside it, in one line. */
+function describe(r: Reading): string {
+  const { where: b, self: h } = r;
+  return `resident ${f1(b.rss)} MiB = file-backed ${f1(b.file)} (deno binary ${f1(b.binary)}) + ` +
+    `glibc brk heap ${f1(b.brk)} + glibc thread arenas ${f1(b.arenas)} + V8 JIT code ` +
+    `${f1(b.jitCode)} + other anonymous (V8 heap pages, stacks, large mallocs) ${
+      f1(b.otherAnon)
+    }; ` +
+    `/metrics: JS heap used ${f1(h.heapUsed)} of ${f1(h.heapTotal)} reserved, external ` +
+    `${f1(h.external)}` +
+    (args["trace-gc"]
+      ? `; --trace-gc: ${r.gc.count} GCs (${r.gc.major} full)` +
+        (r.gc.major
+          ? `, the last full GC left ${r.gc.usedAfterMajor} MiB used at ${r.gc.lastMajorAtMs} ms`
+          : "")
+      : "");
+}
+
 let created = 0;
 for (const n of SIZES) {
   await world.createObjects(created, n);
@@ -99,27 +150,55 @@ for (const n of SIZES) {
       ...variant.options,
       ...(variant.entry ? { entry: await variant.entry() } : {}),
     });
-    const url = await sidecar.healthUrl();
-    const ready = () => fetch(`${url}/readyz`).then(async (r) => (await r.body?.cancel(), r.ok));
-    while (!(await ready())) await sleep(50);
+    await sidecar.waitReady();
     await sidecar.waitFiles(2 * n);
+    const syncedAt = performance.now();
     await sleep(2000);
-    const m = rss(sidecar.proc.pid);
-    const b = memoryBreakdown(sidecar.proc.pid);
-    await sidecar.proc.stop();
+    const r = await reading(sidecar);
     const shipped = variant.name === "shipped";
     const label = shipped ? `${n} objects` : `${n} objects, ${variant.name}`;
     const target = shipped && TARGET[n] !== undefined ? { max: TARGET[n] } : undefined;
-    report.figure(`${label}: RSS synced`, m.rss, "MiB", target);
-    report.figure(`${label}: peak RSS (VmHWM)`, m.hwm, "MiB");
+    report.figure(`${label}: RSS synced`, r.rss.rss, "MiB", target);
+    report.figure(`${label}: peak RSS (VmHWM)`, r.rss.hwm, "MiB");
     if (shipped) {
-      report.note(
-        `${n} objects: resident ${b.rss.toFixed(1)} MiB = file-backed ${b.file.toFixed(1)} ` +
-          `(deno binary ${b.binary.toFixed(1)}) + glibc brk heap ${b.brk.toFixed(1)} + glibc ` +
-          `thread arenas ${b.arenas.toFixed(1)} + V8 JIT code ${b.jitCode.toFixed(1)} + other ` +
-          `anonymous (V8 heap, stacks) ${b.otherAnon.toFixed(1)}`,
-      );
+      report.figure(`${label}: JS heap used`, r.self.heapUsed, "MiB");
+      report.figure(`${label}: JS heap reserved (heap total)`, r.self.heapTotal, "MiB");
+      report.figure(`${label}: JS external`, r.self.external, "MiB");
+      report.note(`${n} objects, 2 s after the sync: ${describe(r)}`);
     }
+    if (shipped && n === SIZES.at(-1) && AFTER_S > 0) {
+      // Idle after the sync: does what the sync used come back?
+      const rows = [
+        "| s after the last file | RSS | JS heap used / reserved | external | brk heap | arenas | other anon | file-backed |" +
+        (args["trace-gc"] ? " full GCs | used after last full GC |" : ""),
+        "|---|---|---|---|---|---|---|---|" + (args["trace-gc"] ? "---|---|" : ""),
+      ];
+      let last = r;
+      for (let t = 0;; t += SAMPLE_S) {
+        const at = t === 0 ? r : await reading(sidecar);
+        last = at;
+        const { where: b, self: h } = at;
+        const s = Math.round((performance.now() - syncedAt) / 1000);
+        rows.push(
+          `| ${s} | ${f1(at.rss.rss)} | ${f1(h.heapUsed)} / ${f1(h.heapTotal)} | ${
+            f1(h.external)
+          } | ` +
+            `${f1(b.brk)} | ${f1(b.arenas)} | ${f1(b.otherAnon)} | ${f1(b.file)} |` +
+            (args["trace-gc"]
+              ? ` ${at.gc.major} | ${at.gc.major ? at.gc.usedAfterMajor : "–"} |`
+              : ""),
+        );
+        print(`  ${s} s after the sync: ${describe(at)}`);
+        if (t + SAMPLE_S > AFTER_S) break;
+        await sleep(Math.max(0, syncedAt + 2000 + (t + SAMPLE_S) * 1000 - performance.now()));
+      }
+      report.figure(`${label}: RSS ${AFTER_S} s after the sync (idle)`, last.rss.rss, "MiB");
+      report.note(
+        `${n} objects, left idle for ${AFTER_S} s after the sync (MiB):\n\n${rows.join("\n")}`,
+      );
+      report.note(`${n} objects, at the end: ${describe(last)}`);
+    }
+    await sidecar.proc.stop();
   }
 }
 report.note(

@@ -215,3 +215,29 @@ export function breakdownOf(maps: Mapping[], exe: string): MemoryBreakdown {
     binary: mib(binary),
   };
 }
+
+/**
+ * VmRSS in MiB of a bare `deno eval` that only waits, 2 s after it started: the floor any Deno
+ * program here starts from.
+ *
+ * @example
+ * ```ts ignore
+ * import { bareDenoRss } from "./procfs.ts";
+ * console.log(await bareDenoRss()); // ≈ 40
+ * ```
+ */
+export async function bareDenoRss(): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "await new Promise((r) => setTimeout(r, 600_000));"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    return rss(child.pid).rss;
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}

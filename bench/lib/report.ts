@@ -107,7 +107,14 @@ export class Report {
     }
     for (const n of this.#notes) print(`\n${n}`);
     const missed = this.missed;
-    print(missed.length ? `\nMISSED: ${missed.join("; ")}` : "\nall targets met");
+    const targets = this.#rows.some((r) => r.target);
+    print(
+      missed.length
+        ? `\nMISSED: ${missed.join("; ")}`
+        : targets
+        ? "\nall targets met"
+        : "\nno targets (figures only)",
+    );
     if (missed.length) Deno.exitCode = 1;
   }
 }

@@ -15,6 +15,7 @@
  * @module
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type Cluster,
   type ClusterOptions,
@@ -25,6 +26,19 @@ import {
 } from "../../tests/harness/cluster.ts";
 import type { ManagedProcess } from "../../tests/harness/process.ts";
 import { runSidecarToEnd, startSidecar } from "../../tests/harness/sidecar.ts";
+
+/** The sidecar's entry point. */
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+/** Variables a Deno process needs to find its caches (as the test harness passes them). */
+function denoEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NO_COLOR"]) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  return env;
+}
 
 /** The label the sidecar selects on. */
 export const LABEL = "gsidecar-bench";
@@ -67,10 +81,13 @@ export function objectData(i: number, v: number): Record<string, string> {
   return { [`j-${i}.json`]: jsonPayload(i, v), [`t-${i}.txt`]: `object ${i} version ${v}\n` };
 }
 
-/** A sidecar process and the folder it keeps. */
+/** A sidecar process and the folder(s) it keeps. */
 export interface BenchSidecar {
   proc: ManagedProcess;
+  /** Its (first) folder. */
   folder: string;
+  /** Every folder it keeps (one per sync). */
+  folders: string[];
   /** `Date.now()` just before the process was spawned. */
   startedAt: number;
   /** `performance.now()` just before the process was spawned. */
@@ -79,8 +96,42 @@ export interface BenchSidecar {
   healthUrl(): Promise<string>;
   /** Its `/metrics`, parsed: `name{labels}` → value. */
   metrics(): Promise<Map<string, number>>;
-  /** Resolves once `count` files (not dotfiles) are in the folder; fails if the process exits. */
+  /** Resolves once `count` files (not dotfiles) are in its folders; fails if the process exits. */
   waitFiles(count: number, opts?: { timeoutMs?: number; pollMs?: number }): Promise<void>;
+  /** Resolves once `/readyz` answers 200 (polled every `pollMs`); fails if the process exits. */
+  waitReady(pollMs?: number): Promise<void>;
+}
+
+/** What the sidecar says of its own memory in `/metrics`, in MiB. */
+export interface HeapMetrics {
+  /** `process_resident_memory_bytes`. */
+  rss: number;
+  /** `gsidecar_js_heap_used_bytes`: V8 heap in use (live and not yet collected). */
+  heapUsed: number;
+  /** `gsidecar_js_heap_total_bytes`: V8 heap reserved. */
+  heapTotal: number;
+  /** `gsidecar_js_external_bytes`: memory outside the V8 heap held by JavaScript objects. */
+  external: number;
+}
+
+/**
+ * The memory figures of a parsed `/metrics`, in MiB (NaN where the sidecar does not have them).
+ *
+ * @example
+ * ```ts
+ * import { heapMetrics, parseMetrics } from "./world.ts";
+ * const m = heapMetrics(parseMetrics("gsidecar_js_heap_used_bytes 2097152\n"));
+ * console.assert(m.heapUsed === 2 && Number.isNaN(m.external));
+ * ```
+ */
+export function heapMetrics(metrics: Map<string, number>): HeapMetrics {
+  const mib = (name: string) => (metrics.get(name) ?? NaN) / 1024 / 1024;
+  return {
+    rss: mib("process_resident_memory_bytes"),
+    heapUsed: mib("gsidecar_js_heap_used_bytes"),
+    heapTotal: mib("gsidecar_js_heap_total_bytes"),
+    external: mib("gsidecar_js_external_bytes"),
+  };
 }
 
 /** Options of {@linkcode World.sidecar}. */
@@ -93,6 +144,36 @@ export interface SidecarOptions {
   v8Flags?: string;
   /** Program to run instead of `main.ts` (e.g. the bundle's entry). */
   entry?: string;
+  /** More arguments of `deno run` (e.g. `--inspect=…`), for diagnostics. */
+  denoArgs?: string[];
+}
+
+/** Options of {@linkcode World.spawn}. */
+export interface SpawnOptions {
+  /** Process name in error messages. */
+  name: string;
+  /** The whole environment of the sidecar (beside the pod's and `DENO_V8_FLAGS`). */
+  env: Record<string, string>;
+  /** The folders it keeps, for {@linkcode BenchSidecar.waitFiles}. */
+  folders: string[];
+  /** `DENO_V8_FLAGS`; {@linkcode SHIPPED_V8_FLAGS} by default, "" for none. */
+  v8Flags?: string;
+  /** Program to run instead of `main.ts`. */
+  entry?: string;
+  /** More arguments of `deno run` (e.g. `--inspect=…`), for diagnostics. */
+  denoArgs?: string[];
+}
+
+/** Options of {@linkcode World.createObjects}. */
+export interface CreateOptions {
+  /** Label key set to "1" ({@linkcode LABEL} by default). */
+  label?: string;
+  /** Name prefix: objects are `<prefix><i>` (`cm-` by default). */
+  prefix?: string;
+  /** Data of object `i` ({@linkcode objectData} at version 0 by default). */
+  data?: (i: number) => Record<string, string>;
+  /** Requests in flight at once (32 by default). */
+  concurrency?: number;
 }
 
 /** The control plane with one namespace of bench objects and a reader service account. */
@@ -115,18 +196,28 @@ export class World implements AsyncDisposable {
     return `/api/v1/namespaces/${this.namespace}/configmaps${name ? `/${name}` : ""}`;
   }
 
-  /** Creates labelled objects `cm-<from>` … `cm-<to - 1>` at version 0, `concurrency` at a time. */
-  async createObjects(from: number, to: number, concurrency = 32): Promise<void> {
+  /**
+   * Creates labelled objects `cm-<from>` … `cm-<to - 1>` at version 0, 32 at a time (other labels,
+   * names and data through `opts`).
+   */
+  async createObjects(from: number, to: number, opts: CreateOptions = {}): Promise<void> {
+    const { label = LABEL, prefix = "cm-", data = (i) => objectData(i, 0), concurrency = 32 } =
+      opts;
     let next = from;
     const worker = async () => {
       for (let i = next++; i < to; i = next++) {
         await this.cluster.admin.create(this.path(), {
-          metadata: { name: `cm-${i}`, labels: { [LABEL]: "1" } },
-          data: objectData(i, 0),
+          metadata: { name: `${prefix}${i}`, labels: { [label]: "1" } },
+          data: data(i),
         });
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+
+  /** A new empty folder under the cluster's data directory. */
+  folder(prefix = "out-"): Promise<string> {
+    return Deno.makeTempDir({ dir: this.cluster.dataDir, prefix });
   }
 
   /** Replaces the data of object `i` with version `v` (a merge patch of both keys). */
@@ -139,22 +230,48 @@ export class World implements AsyncDisposable {
 
   /** Starts the sidecar (watch mode, json-file and txt-file writers, INFO logs) on a new folder. */
   async sidecar(opts: SidecarOptions): Promise<BenchSidecar> {
-    const folder = await Deno.makeTempDir({ dir: this.cluster.dataDir, prefix: "out-" });
+    const folder = await this.folder();
+    return this.spawn({
+      name: opts.name,
+      folders: [folder],
+      env: {
+        FOLDER: folder,
+        LABEL,
+        NAMESPACE: this.namespace,
+        WRITERS: "json-file,txt-file",
+        LOG_LEVEL: "INFO",
+        HEALTH_HOST: "127.0.0.1",
+        HEALTH_PORT: "0",
+        ...opts.env,
+      },
+      ...(opts.v8Flags !== undefined ? { v8Flags: opts.v8Flags } : {}),
+      ...(opts.entry !== undefined ? { entry: opts.entry } : {}),
+      ...(opts.denoArgs !== undefined ? { denoArgs: opts.denoArgs } : {}),
+    });
+  }
+
+  /**
+   * Starts the sidecar as its own process with the pod's token and exactly `opts.env` (plus
+   * `DENO_V8_FLAGS`); the health server must listen on 127.0.0.1 (`HEALTH_HOST`, `HEALTH_PORT=0`).
+   */
+  spawn(opts: SpawnOptions): BenchSidecar {
     const v8 = opts.v8Flags ?? SHIPPED_V8_FLAGS;
-    const env: Record<string, string> = {
-      FOLDER: folder,
-      LABEL,
-      NAMESPACE: this.namespace,
-      WRITERS: "json-file,txt-file",
-      LOG_LEVEL: "INFO",
-      HEALTH_HOST: "127.0.0.1",
-      HEALTH_PORT: "0",
-      ...(v8 ? { DENO_V8_FLAGS: v8 } : {}),
-      ...opts.env,
-    };
+    const env = { ...opts.env, ...(v8 ? { DENO_V8_FLAGS: v8 } : {}) };
     const startedAt = Date.now();
     const startedPerf = performance.now();
-    const proc = startSidecar(this.cluster, this.pod, env, opts.name, opts.entry);
+    const proc = opts.denoArgs?.length
+      ? this.cluster.processes.spawn(opts.name, Deno.execPath(), [
+        "run",
+        "--allow-all",
+        "--quiet",
+        ...opts.denoArgs,
+        opts.entry ?? MAIN,
+      ], {
+        // As startSidecar does: only what Deno needs to find its caches, the pod, and `env`.
+        clearEnv: true,
+        env: { ...denoEnv(), HEALTH_PORT: "0", ...this.pod.env, ...env },
+      })
+      : startSidecar(this.cluster, this.pod, env, opts.name, opts.entry);
     let exited = false;
     proc.wait().then(() => exited = true);
     const failure = (what: string) =>
@@ -169,9 +286,15 @@ export class World implements AsyncDisposable {
       }
       return url;
     };
+    const countAll = async () => {
+      let n = 0;
+      for (const f of opts.folders) n += await countFiles(f);
+      return n;
+    };
     return {
       proc,
-      folder,
+      folder: opts.folders[0]!,
+      folders: opts.folders,
       startedAt,
       startedPerf,
       healthUrl,
@@ -179,9 +302,19 @@ export class World implements AsyncDisposable {
       waitFiles: async (count, { timeoutMs = 600_000, pollMs = 100 } = {}) => {
         const deadline = Date.now() + timeoutMs;
         let n = 0;
-        while ((n = await countFiles(folder)) < count) {
+        while ((n = await countAll()) < count) {
           if (exited) throw failure(`exited with ${n} of ${count} files written`);
           if (Date.now() > deadline) throw failure(`${n} of ${count} files after ${timeoutMs} ms`);
+          await sleep(pollMs);
+        }
+      },
+      waitReady: async (pollMs = 50) => {
+        const base = await healthUrl();
+        while (true) {
+          const res = await fetch(`${base}/readyz`);
+          await res.body?.cancel();
+          if (res.ok) return;
+          if (exited) throw failure("exited before it was ready");
           await sleep(pollMs);
         }
       },
