@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lastGc } from "./gc_trace.ts";
  * const gc = lastGc("[1:0x1]  900 ms: Mark-Compact 12.0 (14.0) -> 7.5 (13.0) MB, …\n");
- * console.assert(gc.used === 7.5 && gc.committed === 13 && gc.major === 1);
+ * assert(gc.used === 7.5 && gc.committed === 13 && gc.major === 1);
  * ```
  *
  * @module
@@ -33,8 +34,9 @@ export interface GcTrace {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lastGc } from "./gc_trace.ts";
- * console.assert(Number.isNaN(lastGc("no gc yet").used));
+ * assert(Number.isNaN(lastGc("no gc yet").used));
  * ```
  */
 export function lastGc(output: string): GcTrace {
@@ -69,9 +71,10 @@ export function lastGc(output: string): GcTrace {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lineBufferedEnv } from "./gc_trace.ts";
  * const env = await lineBufferedEnv();
- * console.assert(Object.keys(env).length === 0 || env._STDBUF_O === "L");
+ * assert(Object.keys(env).length === 0 || env._STDBUF_O === "L");
  * ```
  */
 export async function lineBufferedEnv(): Promise<Record<string, string>> {

@@ -119,9 +119,10 @@ export interface HeapMetrics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { heapMetrics, parseMetrics } from "./world.ts";
  * const m = heapMetrics(parseMetrics("gsidecar_js_heap_used_bytes 2097152\n"));
- * console.assert(m.heapUsed === 2 && Number.isNaN(m.external));
+ * assert(m.heapUsed === 2 && Number.isNaN(m.external));
  * ```
  */
 export function heapMetrics(metrics: Map<string, number>): HeapMetrics {
