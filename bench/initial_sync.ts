@@ -15,10 +15,20 @@
  *   configmaps, one per page) and the sidecar's own `gsidecar_lists_total`; the ownership
  *   record's syncs to disk (`gsidecar_journal_syncs_total`) where the sidecar counts them.
  *
- * Targets: 1000 objects ≤ 0.4 s and ≤ 0.5 s CPU; 10,000 objects ≤ 4 s.
+ * Each size runs twice: with the folder on tmpfs (`--tmpfs`, default `/dev/shm`; a pod's
+ * `emptyDir` with `medium: Memory`) and on disk (the cluster's data directory). Beside each, in the
+ * same run, the floor: a bare Deno process writing the same files the same way (temp file, rename;
+ * `lib/write_floor.ts`), spawn → its newest file's mtime. On a disk whose file creation is slow
+ * (see BENCHMARKS.md: ext4 without a journal after many deletions) the floor shows how much of the
+ * time is the file system's.
+ *
+ * Targets (on tmpfs, where the file system does not dominate): 1000 objects ≤ 0.4 s and ≤ 0.5 s
+ * CPU; 10,000 objects ≤ 4 s.
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { print, Report } from "./lib/report.ts";
 import { cpuSeconds } from "./lib/procfs.ts";
@@ -33,21 +43,68 @@ import {
 
 const { values: args } = parseArgs({
   args: Deno.args,
-  options: { sizes: { type: "string", default: "1000,10000" } },
+  options: {
+    sizes: { type: "string", default: "1000,10000" },
+    tmpfs: { type: "string", default: "/dev/shm" },
+  },
 });
+const FLOOR = fileURLToPath(new URL("./lib/write_floor.ts", import.meta.url));
 const SIZES = args.sizes.split(",").map(Number).sort((a, b) => a - b);
 const TIME_TARGET: Record<number, number> = { 1000: 0.4, 10000: 4 };
 const CPU_TARGET: Record<number, number> = { 1000: 0.5 };
 
+/** Where the folders go: `parent` undefined is the cluster's data directory (disk). */
+interface Medium {
+  name: string;
+  parent?: string;
+  targets: boolean;
+}
+const MEDIA: Medium[] = [
+  ...(existsSync(args.tmpfs) ? [{ name: "tmpfs", parent: args.tmpfs, targets: true }] : []),
+  { name: "disk", targets: !existsSync(args.tmpfs) },
+];
+
 const report = new Report(`initial sync (${SIZES.join(", ")} objects × 2 keys)`);
 await using world = await startWorld();
+await floor(0, MEDIA[0]!); // Deno compiles the floor writer once, before it is measured.
 let created = 0;
 for (const n of SIZES) {
   await world.createObjects(created, n);
   created = n;
   print(`${n} ConfigMaps present`);
+  for (const medium of MEDIA) await measure(n, medium);
+}
+report.note(
+  "Start → last file runs from spawning `deno run main.ts` (module loading included) to the " +
+    "newest file's mtime; CPU is read once readiness and all files are seen (polled every 20 ms). " +
+    "Floor: `deno run lib/write_floor.ts` writing the same files (temp file, rename) into a new " +
+    "folder on the same medium just before, spawn → newest mtime. Targets apply on tmpfs.",
+);
+await report.finish();
+
+/** Spawn → newest file of a bare Deno process writing the files of `n` objects into a new folder. */
+async function floor(n: number, medium: Medium): Promise<number> {
+  const dir = await world.folder("floor-", medium.parent);
+  const startedAt = Date.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    // All permissions: Deno asks for --allow-all to write under /dev (/dev/shm).
+    args: ["run", "--quiet", "--allow-all", FLOOR, dir, String(n)],
+    stdin: "null",
+  }).output();
+  if (!out.success) throw new Error(`floor writer: ${new TextDecoder().decode(out.stderr)}`);
+  const files = await countFiles(dir);
+  if (files !== 2 * n) throw new Error(`floor writer: ${files} files for ${n} objects`);
+  return ((await mtimeRange(dir)).newest - startedAt) / 1000;
+}
+
+async function measure(n: number, medium: Medium): Promise<void> {
+  const at = `${n} objects, ${medium.name}`;
+  const floorSeconds = await floor(n, medium);
   const listsBefore = await apiserverRequests(world.cluster, "configmaps", "LIST");
-  const sidecar = await world.sidecar({ name: `sync-${n}` });
+  const sidecar = await world.sidecar({
+    name: `sync-${n}-${medium.name}`,
+    ...(medium.parent ? { folderIn: medium.parent } : {}),
+  });
   const url = await sidecar.healthUrl();
   // Readiness means "initial sync written"; the file count confirms it.
   const ready = () => fetch(`${url}/readyz`).then(async (r) => (await r.body?.cancel(), r.ok));
@@ -61,29 +118,31 @@ for (const n of SIZES) {
   await sidecar.proc.stop();
   const seconds = (lastFile - sidecar.startedAt) / 1000;
   report.figure(
-    `${n} objects: start → last file`,
+    `${at}: start → last file`,
     seconds,
     "s",
-    TIME_TARGET[n] ? { max: TIME_TARGET[n] } : undefined,
+    medium.targets && TIME_TARGET[n] ? { max: TIME_TARGET[n] } : undefined,
     2,
   );
+  report.figure(`${at}: floor (bare Deno, same files)`, floorSeconds, "s", undefined, 2);
+  report.figure(`${at}: last file − floor`, seconds - floorSeconds, "s", undefined, 2);
   report.figure(
-    `${n} objects: start → first file`,
+    `${at}: start → first file`,
     (firstFile - sidecar.startedAt) / 1000,
     "s",
     undefined,
     2,
   );
   report.figure(
-    `${n} objects: CPU`,
+    `${at}: CPU`,
     cpu,
     "s",
-    CPU_TARGET[n] ? { max: CPU_TARGET[n] } : undefined,
+    medium.targets && CPU_TARGET[n] ? { max: CPU_TARGET[n] } : undefined,
     2,
   );
-  report.figure(`${n} objects: list requests (API server, pages)`, lists, "", undefined, 0);
+  report.figure(`${at}: list requests (API server, pages)`, lists, "", undefined, 0);
   report.figure(
-    `${n} objects: gsidecar_lists_total`,
+    `${at}: gsidecar_lists_total`,
     metricSum(metrics, "gsidecar_lists_total"),
     "",
     undefined,
@@ -91,12 +150,7 @@ for (const n of SIZES) {
   );
   if (metrics.has("gsidecar_journal_syncs_total")) {
     const syncs = metricSum(metrics, "gsidecar_journal_syncs_total");
-    report.figure(`${n} objects: journal syncs`, syncs, "", undefined, 0);
+    report.figure(`${at}: journal syncs`, syncs, "", undefined, 0);
   }
-  if (files !== 2 * n) throw new Error(`${files} files for ${n} objects`);
+  if (files !== 2 * n) throw new Error(`${at}: ${files} files`);
 }
-report.note(
-  "Start → last file runs from spawning `deno run main.ts` (module loading included) to the " +
-    "newest file's mtime; CPU is read once readiness and all files are seen (polled every 20 ms).",
-);
-await report.finish();

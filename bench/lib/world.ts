@@ -26,6 +26,9 @@ import {
 } from "../../tests/harness/cluster.ts";
 import type { ManagedProcess } from "../../tests/harness/process.ts";
 import { runSidecarToEnd, startSidecar } from "../../tests/harness/sidecar.ts";
+import { objectData } from "./objects.ts";
+
+export { jsonPayload, objectData } from "./objects.ts";
 
 /** The sidecar's entry point. */
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
@@ -49,37 +52,6 @@ export const LABEL = "gsidecar-bench";
  */
 export const SHIPPED_V8_FLAGS: string = Deno.env.get("BENCH_V8_FLAGS") ??
   "--max-semi-space-size=1";
-
-/**
- * The `.json` key of object `i` at version `v`: about 4 KB of JSON whose `v` field tells versions
- * apart.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { jsonPayload } from "./world.ts";
- * assert(JSON.parse(jsonPayload(7, 2)).v === 2);
- * ```
- */
-export function jsonPayload(i: number, v: number): string {
-  const head = JSON.stringify({ i, v });
-  // 4096 bytes in all: `{"i":…,"v":…,"pad":"xxx…"}`.
-  return `${head.slice(0, -1)},"pad":"${"x".repeat(Math.max(0, 4096 - head.length - 9))}"}`;
-}
-
-/**
- * The data of object `i` at version `v`: `j-<i>.json` (4 KB) and `t-<i>.txt` (a short line).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { objectData } from "./world.ts";
- * assert(Object.keys(objectData(3, 0)).join() === "j-3.json,t-3.txt");
- * ```
- */
-export function objectData(i: number, v: number): Record<string, string> {
-  return { [`j-${i}.json`]: jsonPayload(i, v), [`t-${i}.txt`]: `object ${i} version ${v}\n` };
-}
 
 /** A sidecar process and the folder(s) it keeps. */
 export interface BenchSidecar {
@@ -147,6 +119,8 @@ export interface SidecarOptions {
   entry?: string;
   /** More arguments of `deno run` (e.g. `--inspect=…`), for diagnostics. */
   denoArgs?: string[];
+  /** Directory to make the folder in (default: the cluster's data directory, on disk). */
+  folderIn?: string;
 }
 
 /** Options of {@linkcode World.spawn}. */
@@ -183,6 +157,8 @@ export class World implements AsyncDisposable {
   readonly namespace: string;
   readonly sa: ServiceAccountToken;
   readonly pod: PodEnvironment;
+  /** Folders made outside the cluster's data directory, removed on dispose. */
+  readonly #outside: string[] = [];
 
   /** @internal use {@linkcode startWorld}. */
   constructor(cluster: Cluster, namespace: string, sa: ServiceAccountToken, pod: PodEnvironment) {
@@ -216,9 +192,15 @@ export class World implements AsyncDisposable {
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
-  /** A new empty folder under the cluster's data directory. */
-  folder(prefix = "out-"): Promise<string> {
-    return Deno.makeTempDir({ dir: this.cluster.dataDir, prefix });
+  /**
+   * A new empty folder under the cluster's data directory, or under `parent` (removed with the
+   * world).
+   */
+  async folder(prefix = "out-", parent?: string): Promise<string> {
+    if (parent === undefined) return Deno.makeTempDir({ dir: this.cluster.dataDir, prefix });
+    const dir = await Deno.makeTempDir({ dir: parent, prefix: `gsidecar-bench-${prefix}` });
+    this.#outside.push(dir);
+    return dir;
   }
 
   /** Replaces the data of object `i` with version `v` (a merge patch of both keys). */
@@ -231,7 +213,7 @@ export class World implements AsyncDisposable {
 
   /** Starts the sidecar (watch mode, json-file and txt-file writers, INFO logs) on a new folder. */
   async sidecar(opts: SidecarOptions): Promise<BenchSidecar> {
-    const folder = await this.folder();
+    const folder = await this.folder("out-", opts.folderIn);
     return this.spawn({
       name: opts.name,
       folders: [folder],
@@ -325,6 +307,7 @@ export class World implements AsyncDisposable {
   /** Stops every process and removes the data. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cluster.stop();
+    for (const dir of this.#outside) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
