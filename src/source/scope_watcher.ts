@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { KubeApiError, type KubeObject } from "../kube/client.ts";
+import { KubeApiError, type KubeList, type KubeObject } from "../kube/client.ts";
 import { type ObjectRef, refKey } from "../model.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { scopedAbort } from "../util/abort.ts";
@@ -28,12 +28,19 @@ import type { ListQuery, ListWatch } from "./list_watch.ts";
 import { DecodeError, type ObjectSnapshot, snapshotOf } from "./objects.ts";
 import type { Scope } from "./scope.ts";
 
+/** A page being fetched, and how to give it up. */
+interface Fetch {
+  page: Promise<KubeList<KubeObject>>;
+  cancel(): void;
+}
+
 /** Where a scope's data goes (the reconciler). */
 export interface SourceHandler {
   /**
    * One page of a (re)list: objects that exist; `invalid` exist but could not be decoded. The next
-   * page is asked for once the returned promise settles, so that a list never runs ahead of the
-   * writers by more than a page (memory stays bounded by pages, not by the whole list).
+   * page is fetched meanwhile, but handed over (and the one after it asked for) only once the
+   * returned promise settles: a list never runs ahead of the writers by more than a page (memory
+   * stays bounded by pages, not by the whole list).
    */
   page(scope: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void | Promise<void>;
   /** A (re)list is complete; `seen` holds the {@linkcode refKey} of every object it returned. */
@@ -283,43 +290,40 @@ export class ScopeWatcher {
     this.#handler.listFailed(this.scope, err);
   }
 
-  /** One complete list, streamed page by page; with `hint`, from the watch cache. */
+  /**
+   * One complete list, streamed page by page; with `hint`, from the watch cache. While the writers
+   * take one page the next is already being fetched (the API server's time overlaps the writing),
+   * so at most two pages are in memory.
+   */
   async #list(hint: string | undefined): Promise<string> {
-    const { timings, signal } = this.#opts;
     const seen = new Set<string>();
-    let cont: string | undefined;
     let rv = "";
-    do {
-      const query: ListQuery = {
-        labelSelector: this.#opts.labelSelector,
-        fieldSelector: this.#opts.fieldSelector,
-        limit: this.#opts.pageSize ?? 500,
-        continue: cont,
-      };
-      if (hint !== undefined && cont === undefined) {
-        query.resourceVersion = hint;
-        query.resourceVersionMatch = "NotOlderThan";
+    let fetching: Fetch | undefined = this.#fetchPage(hint, undefined);
+    try {
+      while (fetching) {
+        const page = await fetching.page;
+        fetching = undefined;
+        const objects: ObjectSnapshot[] = [];
+        const invalid: ObjectRef[] = [];
+        for (const item of page.items) {
+          const snap = this.#decode(item);
+          const ref = snap?.ref ?? this.#refOf(item);
+          seen.add(refKey(ref));
+          if (snap) objects.push(snap);
+          else invalid.push(ref);
+        }
+        const cont = page.metadata.continue || undefined;
+        rv = page.metadata.resourceVersion ?? rv;
+        this.lastActivity = this.#clock.now();
+        if (cont) fetching = this.#fetchPage(hint, cont);
+        const room = this.#handler.page(this.scope, objects, invalid);
+        // The last page goes out together with the end of the list (one change set for a small
+        // list); only a page with more to come waits for the writers.
+        if (cont) await room;
       }
-      // Each page may take at most the client timeout: a frozen API server must not hang the loop.
-      using op = scopedAbort(signal, timings.watchClientTimeout * 1000, this.#clock);
-      const page = await this.#lw.list(query, op.signal);
-      const objects: ObjectSnapshot[] = [];
-      const invalid: ObjectRef[] = [];
-      for (const item of page.items) {
-        const snap = this.#decode(item);
-        const ref = snap?.ref ?? this.#refOf(item);
-        seen.add(refKey(ref));
-        if (snap) objects.push(snap);
-        else invalid.push(ref);
-      }
-      cont = page.metadata.continue || undefined;
-      rv = page.metadata.resourceVersion ?? rv;
-      this.lastActivity = this.#clock.now();
-      const room = this.#handler.page(this.scope, objects, invalid);
-      // The last page goes out together with the end of the list (one change set for a small
-      // list); only a page with more to come waits for the writers.
-      if (cont) await room;
-    } while (cont);
+    } finally {
+      fetching?.cancel();
+    }
     this.stats.lists++;
     if (hint !== undefined) this.stats.cachedLists++;
     this.failure = undefined;
@@ -328,6 +332,33 @@ export class ScopeWatcher {
     this.#handler.listed(this.scope, seen);
     this.#log.debug("listed", { objects: seen.size, resourceVersion: rv, fromCache: !!hint });
     return rv;
+  }
+
+  /** Asks for one page; each may take at most the client timeout (a frozen server must not hang). */
+  #fetchPage(hint: string | undefined, cont: string | undefined): Fetch {
+    const query: ListQuery = {
+      labelSelector: this.#opts.labelSelector,
+      fieldSelector: this.#opts.fieldSelector,
+      limit: this.#opts.pageSize ?? 500,
+      continue: cont,
+    };
+    if (hint !== undefined && cont === undefined) {
+      query.resourceVersion = hint;
+      query.resourceVersionMatch = "NotOlderThan";
+    }
+    const op = scopedAbort(
+      this.#opts.signal,
+      this.#opts.timings.watchClientTimeout * 1000,
+      this.#clock,
+    );
+    const page = this.#lw.list(query, op.signal).finally(op.dispose);
+    // A page fetched ahead may fail while the writers still hold the previous one: it is awaited
+    // (and its error thrown) in turn, or cancelled; never an unhandled rejection.
+    page.catch(() => {});
+    return {
+      page,
+      cancel: () => (op.abort(new DOMException("list ended", "AbortError")), op.dispose()),
+    };
   }
 
   /**

@@ -147,6 +147,58 @@ Deno.test("ScopeWatcher.listOnce() hands over each page as it arrives, then what
   assert.equal(watcher.listedOnce, true);
 });
 
+Deno.test("ScopeWatcher.listOnce() fetches the next page while the writers take one, and no further", async () => {
+  const { lw, handler, watcher } = setup();
+  lw.answers.push(
+    { metadata: { continue: "c1", resourceVersion: "10" }, items: [cm("a", "1"), cm("b", "2")] },
+    { metadata: { continue: "c2", resourceVersion: "10" }, items: [cm("c", "3"), cm("d", "4")] },
+    { metadata: { resourceVersion: "10" }, items: [cm("e", "5")] },
+  );
+  const gates: PromiseWithResolvers<void>[] = [];
+  handler.page = (_s, objects) => {
+    handler.calls.push(`page ${objects.map((o) => o.ref.name).join(",")}`);
+    const gate = Promise.withResolvers<void>();
+    gates.push(gate);
+    return gate.promise;
+  };
+  const listed = watcher.listOnce();
+  const settle = () => new Promise((res) => setTimeout(res, 0));
+  await settle();
+  assert.deepEqual(handler.calls, ["page a,b"]);
+  assert.equal(lw.lists.length, 2, "page 2 is fetched while the writers hold page 1");
+  await settle();
+  assert.equal(lw.lists.length, 2, "page 3 waits until the writers took page 1");
+  gates[0]!.resolve();
+  await settle();
+  assert.deepEqual(handler.calls, ["page a,b", "page c,d"]);
+  assert.equal(lw.lists.length, 3);
+  gates[1]!.resolve();
+  assert.equal(await listed, "10");
+  assert.deepEqual(handler.calls, ["page a,b", "page c,d", "page e", "listed a,b,c,d,e"]);
+});
+
+Deno.test("ScopeWatcher.listOnce() reports a page fetched ahead that failed once the writers took the one before", async () => {
+  const { lw, handler, watcher } = setup();
+  lw.answers.push(
+    { metadata: { continue: "c1", resourceVersion: "10" }, items: [cm("a", "1")] },
+    gone(),
+  );
+  const gate = Promise.withResolvers<void>();
+  handler.page = (_s, objects) => {
+    handler.calls.push(`page ${objects.map((o) => o.ref.name).join(",")}`);
+    return gate.promise;
+  };
+  const listed = watcher.listOnce();
+  await new Promise((res) => setTimeout(res, 0));
+  assert.equal(lw.lists.length, 2, "the failing page was asked for ahead");
+  gate.resolve();
+  await assert.rejects(listed, KubeApiError);
+  assert.deepEqual(handler.calls, [
+    "page a",
+    "failed GET /api/v1/configmaps: 410 Expired: too old",
+  ]);
+});
+
 Deno.test("ScopeWatcher.run() resumes a watch the server ended on schedule, from its bookmark", async () => {
   const { lw, handler, clock, shutdown, watcher } = setup();
   const done = watcher.run();
