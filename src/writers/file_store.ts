@@ -163,6 +163,8 @@ export function parseOwnerKey(owner: string): { instance: string; ref: ObjectRef
 
 /** Parallel file operations: enough to hide syscall latency, few enough to spare descriptors. */
 const CONCURRENCY = 8;
+/** New paths in one directory from which one directory read replaces an `lstat` per path. */
+const LISTING_MIN = 32;
 /** Below this many journal lines compaction is not worth a rewrite. */
 const COMPACT_MIN_LINES = 64;
 const DEFAULT_RETRY: BackoffPolicy = { baseMs: 1_000, maxMs: 30_000, jitter: 0.1 };
@@ -542,6 +544,7 @@ export class FileStore {
     const outcome: SinkBatchOutcome = { written: [], removed: [], warnings: [], refused: [] };
     const touched = new Set<string>();
     const dirCache = new Map<string, string>();
+    const accepted: { item: SinkItem; owner: string; wanted: Map<string, DesiredFile> }[] = [];
     for (const item of items) {
       const owner = ownerKey(instance, item.ref);
       // Validate every path of the object first: a bad path refuses the object, nothing else.
@@ -561,12 +564,19 @@ export class FileStore {
         outcome.refused.push({ ref: item.ref, reason: errorMessage(e) });
         continue;
       }
+      accepted.push({ item, owner, wanted });
+    }
+    const listings = this.#listingsForNewPaths(
+      accepted.flatMap(({ wanted }) => [...wanted.keys()]),
+    );
+    for (const { item, owner, wanted } of accepted) {
       const kept = new Set((item.keep ?? []).filter((p) => isAbsolute(p)).map((p) => resolve(p)));
       for (const [path, file] of wanted) {
         const hash = sha256Hex(file.content);
         let entry = this.#entries.get(path);
         if (entry === undefined) {
-          entry = await this.#newEntry(path, owner, hash, outcome);
+          const absent = listings.get(dirname(path))?.has(basename(path)) === false;
+          entry = await this.#newEntry(path, owner, hash, outcome, absent);
           if (entry === undefined) continue;
         } else if (!entry.claims.has(owner) && entry.claims.size > 0) {
           const rival = minKey(entry.claims);
@@ -594,6 +604,33 @@ export class FileStore {
   }
 
   /**
+   * The names in each directory that holds at least {@linkcode LISTING_MIN} paths the store does
+   * not know yet (an initial sync): one directory read answers for all of them, where an `lstat`
+   * per path would throw `NotFound` for each new file. A directory that cannot be read is left out
+   * (its paths are looked at one by one); one that does not exist yet lists nothing.
+   */
+  #listingsForNewPaths(paths: string[]): Map<string, Set<string>> {
+    const counts = new Map<string, number>();
+    for (const path of paths) {
+      if (this.#entries.has(path)) continue;
+      const dir = dirname(path);
+      counts.set(dir, (counts.get(dir) ?? 0) + 1);
+    }
+    const listings = new Map<string, Set<string>>();
+    for (const [dir, count] of counts) {
+      if (count < LISTING_MIN) continue;
+      try {
+        const names = new Set<string>();
+        for (const entry of Deno.readDirSync(dir)) names.add(entry.name);
+        listings.set(dir, names);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) listings.set(dir, new Set());
+      }
+    }
+    return listings;
+  }
+
+  /**
    * An entry for a path the sidecar does not know: none when a file the sidecar did not write is
    * there, unless that file already holds exactly these bytes (then it is adopted).
    */
@@ -602,8 +639,10 @@ export class FileStore {
     owner: string,
     hash: string,
     outcome: SinkOutcome,
+    absent = false,
   ): Promise<Entry | undefined> {
-    let look = await this.#look(path);
+    // `absent`: the directory, read moments ago, had no such name.
+    let look: Look = absent ? { kind: "missing" } : await this.#look(path);
     if (look.kind === "other" && this.#unpublishLeftover(dirname(path))) {
       look = await this.#look(path);
     }

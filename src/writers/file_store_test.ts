@@ -511,6 +511,38 @@ Deno.test("FileSink.syncAll() refuses one object with a bad path and writes the 
   });
 });
 
+Deno.test("FileSink.syncAll() of many new paths leaves what it did not write and adopts its own bytes", async () => {
+  await withFolder(async (folder, logger) => {
+    // 100 new paths in the folder and 40 in a directory that does not exist yet: each directory is
+    // read once instead of an lstat per path; what is there must still be found.
+    await Deno.mkdir(folder, { recursive: true });
+    await Deno.writeTextFile(join(folder, "o7.txt"), "the application's own");
+    await Deno.writeTextFile(join(folder, "o9.txt"), "content 9");
+    await Deno.symlink(join(folder, "nowhere"), join(folder, "o11.txt"));
+    const store = await FileStore.open({ folder, logger });
+    const items = [
+      ...Array.from({ length: 100 }, (_, i) => ({
+        ref: cm(`o${i}`),
+        files: [{ path: join(folder, `o${i}.txt`), content: bytes(`content ${i}`) }],
+      })),
+      ...Array.from({ length: 40 }, (_, i) => ({
+        ref: cm(`n${i}`),
+        files: [{ path: join(folder, "new", `n${i}.txt`), content: bytes(`new ${i}`) }],
+      })),
+    ];
+    const out = await store.scoped("w").syncAll(items);
+    await store.close();
+    assert.equal(await read(join(folder, "o7.txt")), "the application's own");
+    assert.equal((await Deno.lstat(join(folder, "o11.txt"))).isSymlink, true);
+    assert.equal(await read(join(folder, "o9.txt")), "content 9");
+    assert.equal(await read(join(folder, "new", "n39.txt")), "new 39");
+    assert.equal(out.written.length, 100 + 40 - 3, "all but the foreign two and the adopted one");
+    assert.equal(out.warnings.filter((w) => /not written by k8s-gsidecar/.test(w)).length, 2);
+    const adopted = (await recordLines(folder)).filter((l) => l.path === join(folder, "o9.txt"));
+    assert.equal(adopted.length, 1, "the adopted file is recorded as ours");
+  });
+});
+
 // --- what the sidecar did not write -------------------------------------------------------------
 
 Deno.test("FileStore neither overwrites nor removes a file the application edited since", async () => {
