@@ -22,10 +22,10 @@ import {
 import type { HeldKeys, PluginHost } from "./host/plugin_host.ts";
 import type { Logger } from "./plugin/logger.ts";
 import {
-  mergeChangeSets,
   type NotifierSlot,
   type NotifyDispatcher,
   type NotifyItem,
+  NotifyMerge,
 } from "./notifiers/dispatcher.ts";
 import { errorMessage } from "./util/errors.ts";
 import { family, type Metric } from "./util/metrics.ts";
@@ -106,7 +106,7 @@ const NO_ENTRIES: ReadonlyMap<string, Uint8Array> = new Map();
 export class Pipeline {
   readonly #opts: PipelineOptions;
   /** What the initial sync changed so far; notified once, at its end. */
-  #initialItem: NotifyItem | undefined;
+  #initial = new NotifyMerge();
   /** Keys already reported as taken by no writer, per object. */
   readonly #unclaimedReported = new Map<string, Set<string>>();
   #seq = 0;
@@ -191,10 +191,10 @@ export class Pipeline {
       result,
     };
     if (changeSet.initial) {
-      this.#initialItem = this.#initialItem ? mergeChangeSets(this.#initialItem, item) : item;
+      this.#initial.add(item);
       if (!endOfInitial) return;
-      const whole = this.#initialItem;
-      this.#initialItem = undefined;
+      const whole = this.#initial.item();
+      this.#initial = new NotifyMerge();
       this.#opts.dispatcher.submit(whole.changeSet, whole.result);
       return;
     }

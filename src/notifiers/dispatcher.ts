@@ -153,29 +153,57 @@ interface Lane {
  * ```
  */
 export function mergeChangeSets(a: NotifyItem, b: NotifyItem): NotifyItem {
-  const changes = new Map<string, Change>();
-  for (const change of [...a.changeSet.changes, ...b.changeSet.changes]) {
+  return new NotifyMerge().add(a).add(b).item();
+}
+
+/**
+ * Merges many items as {@linkcode mergeChangeSets} merges two, in time linear in what is added:
+ * an initial sync of many pages is one notification without re-merging all earlier pages at each.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NotifyMerge } from "./dispatcher.ts";
+ * const page = (seq: number, path: string) => ({
+ *   changeSet: { seq, initial: true, changes: [] },
+ *   result: { written: [path], removed: [], rejected: [] },
+ * });
+ * const merged = new NotifyMerge().add(page(1, "/d/a.json")).add(page(2, "/d/b.json")).item();
+ * assert.deepEqual(merged.result.written, ["/d/a.json", "/d/b.json"]);
+ * assert.equal(merged.changeSet.seq, 2);
+ * ```
+ */
+export class NotifyMerge {
+  readonly #changes = new Map<string, Change>();
+  readonly #paths = new Map<string, "written" | "removed">();
+  readonly #rejected: WriteResult["rejected"][number][] = [];
+  #seq = 0;
+  #initial = true;
+
+  /** Adds an item newer than every one added before. */
+  add(item: NotifyItem): this {
+    this.#seq = Math.max(this.#seq, item.changeSet.seq);
+    this.#initial &&= item.changeSet.initial;
     // Map.set on an existing key keeps its position: first-appearance order, newest value.
-    changes.set(refKey(change.ref), change);
-  }
-  const state = new Map<string, "written" | "removed">();
-  for (const { result } of [a, b]) {
+    for (const change of item.changeSet.changes) this.#changes.set(refKey(change.ref), change);
     // Within one result, a path listed both ways was removed by one writer and written by
     // another; the file exists afterwards, so written goes last and wins.
-    for (const path of result.removed) state.set(path, "removed");
-    for (const path of result.written) state.set(path, "written");
+    for (const path of item.result.removed) this.#paths.set(path, "removed");
+    for (const path of item.result.written) this.#paths.set(path, "written");
+    for (const r of item.result.rejected) this.#rejected.push(r);
+    return this;
   }
-  const written: string[] = [];
-  const removed: string[] = [];
-  for (const [path, what] of state) (what === "written" ? written : removed).push(path);
-  return {
-    changeSet: {
-      seq: Math.max(a.changeSet.seq, b.changeSet.seq),
-      initial: a.changeSet.initial && b.changeSet.initial,
-      changes: [...changes.values()],
-    },
-    result: { written, removed, rejected: [...a.result.rejected, ...b.result.rejected] },
-  };
+
+  /** The merged item. */
+  item(): NotifyItem {
+    const written: string[] = [];
+    const removed: string[] = [];
+    for (const [path, what] of this.#paths) (what === "written" ? written : removed).push(path);
+    return {
+      changeSet: { seq: this.#seq, initial: this.#initial, changes: [...this.#changes.values()] },
+      result: { written, removed, rejected: [...this.#rejected] },
+    };
+  }
 }
 
 /**

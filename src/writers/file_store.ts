@@ -605,8 +605,8 @@ export class FileStore {
 
   /**
    * The names in each directory that holds at least {@linkcode LISTING_MIN} paths the store does
-   * not know yet (an initial sync): one directory read answers for all of them, where an `lstat`
-   * per path would throw `NotFound` for each new file. A directory that cannot be read is left out
+   * not know yet, and at least an eighth of what it holds (an initial sync): one directory read
+   * answers for all of them, where an `lstat` per path would throw `NotFound` for each new file. A directory that cannot be read is left out
    * (its paths are looked at one by one); one that does not exist yet lists nothing.
    */
   #listingsForNewPaths(paths: string[]): Map<string, Set<string>> {
@@ -618,7 +618,9 @@ export class FileStore {
     }
     const listings = new Map<string, Set<string>>();
     for (const [dir, count] of counts) {
-      if (count < LISTING_MIN) continue;
+      // Reading a name costs about an eighth of a failed lstat: not worth it for a few new paths
+      // in a directory of many (what the store holds bounds the size of a directory it writes).
+      if (count < LISTING_MIN || count * 8 < this.#entries.size) continue;
       try {
         const names = new Set<string>();
         for (const entry of Deno.readDirSync(dir)) names.add(entry.name);
