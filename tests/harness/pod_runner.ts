@@ -293,6 +293,15 @@ export async function startPod(
   spec: PodSpec,
   opts: StartPodOptions = {},
 ): Promise<RunningPod> {
+  const program = opts.entry ?? MAIN;
+  const hiddenBy = POD_ROOTS.find((r) => program.startsWith(`${r}/`));
+  if (hiddenBy !== undefined) {
+    // Inside the pod, the host's folder is replaced by the pod's own: the program would vanish.
+    throw new Error(
+      `cannot run ${program} in a pod: ${hiddenBy} is private to each pod, which hides it; ` +
+        `put the checkout outside ${POD_ROOTS.join(", ")}`,
+    );
+  }
   const root = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: `pod-${spec.name}-` });
   await Deno.chmod(root, 0o755);
   for (const d of ["tmp", "opt", "srv", "sa", "run/secrets/kubernetes.io/serviceaccount"]) {
@@ -354,7 +363,7 @@ export async function startPod(
       "run",
       "--allow-all",
       "--quiet",
-      opts.entry ?? MAIN,
+      program,
       ...args,
     ],
     { clearEnv: true, env: processEnv },
