@@ -59,10 +59,10 @@ interface Medium {
   parent?: string;
   targets: boolean;
 }
-const MEDIA: Medium[] = [
-  ...(existsSync(args.tmpfs) ? [{ name: "tmpfs", parent: args.tmpfs, targets: true }] : []),
-  { name: "disk", targets: !existsSync(args.tmpfs) },
-];
+// Without tmpfs the targets apply on disk.
+const MEDIA: Medium[] = existsSync(args.tmpfs)
+  ? [{ name: "tmpfs", parent: args.tmpfs, targets: true }, { name: "disk", targets: false }]
+  : [{ name: "disk", targets: true }];
 
 const report = new Report(`initial sync (${SIZES.join(", ")} objects × 2 keys)`);
 await using world = await startWorld();

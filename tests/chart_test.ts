@@ -20,11 +20,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { READ_CONFIGMAPS_AND_SECRETS, startCluster } from "./harness/cluster.ts";
 import { cm, readText, replaceCm } from "./harness/fixtures.ts";
+import { denoEnv, MAIN } from "./harness/deno_child.ts";
 import type { ManagedProcess } from "./harness/process.ts";
 import { eventually } from "./harness/sidecar.ts";
 import { encodeBase64 } from "../src/util/base64.ts";
 
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const FIXTURE = fileURLToPath(
   new URL("./fixtures/grafana-chart-sidecar-env.json", import.meta.url),
 );
@@ -33,16 +33,6 @@ const ADMIN = `Basic ${btoa("admin:chart-admin-pw")}`;
 
 type Containers = Record<string, { env: Record<string, string> }>;
 const chart = JSON.parse(await Deno.readTextFile(FIXTURE)) as Containers;
-
-/** Variables a Deno process needs to find its caches; nothing the sidecar reads. */
-function denoEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NO_COLOR"]) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) env[k] = v;
-  }
-  return env;
-}
 
 /** Grafana's reload API, as far as the sidecars use it. */
 class Grafana implements AsyncDisposable {

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ALL_VARS } from "../src/config/vars.ts";
 import {
   type Cluster,
@@ -27,24 +26,11 @@ import {
   secret,
   sidecar,
 } from "./harness/fixtures.ts";
+import { denoEnv, MAIN } from "./harness/deno_child.ts";
 import type { ManagedProcess } from "./harness/process.ts";
 import { eventually, Receiver, runSidecarToEnd, startSidecar } from "./harness/sidecar.ts";
 
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const PASSWORD = "chart-Adm1n-pw-s3cret";
-
-/** Variables a Deno process needs to find its caches. */
-function denoEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ["PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NO_COLOR"]) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) env[k] = v;
-  }
-  // The Deno cache lives under HOME unless DENO_DIR says otherwise; keep it findable even when a
-  // test points HOME elsewhere.
-  env.DENO_DIR ??= join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
-  return env;
-}
 
 /** Runs main.ts with `args` and only `env` (plus Deno's cache variables) to its end. */
 async function runMain(
@@ -54,7 +40,7 @@ async function runMain(
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--quiet", MAIN, ...args],
     clearEnv: true,
-    env: { ...denoEnv(), HEALTH_PORT: "0", ...env },
+    env: { ...denoEnv(["HOME"]), HEALTH_PORT: "0", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -78,7 +64,13 @@ function spawnMain(
     ...args,
   ], {
     clearEnv: true,
-    env: { ...denoEnv(), HOME: cluster.dataDir, LOG_LEVEL: "DEBUG", HEALTH_PORT: "0", ...env },
+    env: {
+      ...denoEnv(["HOME"]),
+      HOME: cluster.dataDir,
+      LOG_LEVEL: "DEBUG",
+      HEALTH_PORT: "0",
+      ...env,
+    },
   });
 }
 
@@ -584,7 +576,7 @@ Deno.test("the configuration edge, against a real API server", async (t) => {
       ], {
         clearEnv: true,
         env: {
-          ...denoEnv(),
+          ...denoEnv(["HOME"]),
           ...pod.env,
           HEALTH_PORT: "0",
           COMPAT: "kiwigrid",

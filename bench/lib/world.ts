@@ -15,7 +15,6 @@
  * @module
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type Cluster,
   type ClusterOptions,
@@ -29,19 +28,6 @@ import { runSidecarToEnd, startSidecar } from "../../tests/harness/sidecar.ts";
 import { objectData } from "./objects.ts";
 
 export { jsonPayload, objectData } from "./objects.ts";
-
-/** The sidecar's entry point. */
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
-
-/** Variables a Deno process needs to find its caches (as the test harness passes them). */
-function denoEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NO_COLOR"]) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) env[k] = v;
-  }
-  return env;
-}
 
 /** The label the sidecar selects on. */
 export const LABEL = "gsidecar-bench";
@@ -242,19 +228,14 @@ export class World implements AsyncDisposable {
     const env = { ...opts.env, ...(v8 ? { DENO_V8_FLAGS: v8 } : {}) };
     const startedAt = Date.now();
     const startedPerf = performance.now();
-    const proc = opts.denoArgs?.length
-      ? this.cluster.processes.spawn(opts.name, Deno.execPath(), [
-        "run",
-        "--allow-all",
-        "--quiet",
-        ...opts.denoArgs,
-        opts.entry ?? MAIN,
-      ], {
-        // As startSidecar does: only what Deno needs to find its caches, the pod, and `env`.
-        clearEnv: true,
-        env: { ...denoEnv(), HEALTH_PORT: "0", ...this.pod.env, ...env },
-      })
-      : startSidecar(this.cluster, this.pod, env, opts.name, opts.entry);
+    const proc = startSidecar(
+      this.cluster,
+      this.pod,
+      env,
+      opts.name,
+      opts.entry,
+      opts.denoArgs,
+    );
     let exited = false;
     proc.wait().then(() => exited = true);
     const failure = (what: string) =>

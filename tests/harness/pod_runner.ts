@@ -26,14 +26,12 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeBase64 } from "../../src/util/base64.ts";
 import { type Cluster, freePort } from "./cluster.ts";
 import type { PodSpec } from "./pod_file.ts";
 import type { ManagedProcess } from "./process.ts";
+import { denoEnv, MAIN } from "./deno_child.ts";
 import { eventually } from "./sidecar.ts";
-
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
 /** Where the kubelet mounts the service-account token, CA and namespace. */
 export const SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -254,16 +252,6 @@ async function keyBytes(
   return decodeBase64(b64);
 }
 
-/** Variables a Deno process needs to find itself and its caches. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "NO_COLOR"]) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) env[k] = v;
-  }
-  return env;
-}
-
 function replaceAll(value: string, substitutions: Record<string, string>): string {
   let out = value;
   for (const [from, to] of Object.entries(substitutions)) out = out.replaceAll(from, to);
@@ -331,7 +319,8 @@ export async function startPod(
   const healthPort = freePort();
   env.HEALTH_PORT = String(healthPort);
 
-  const base = baseEnv();
+  // The pod has its own /tmp: the host's TMPDIR would point into it.
+  const base = denoEnv(["TMPDIR"]);
   // kiwigrid's image has `python`; scripts start with `#!/usr/bin/env python`. Where the host
   // only has python3, the pod gets a `python` of its own in a folder only it sees.
   if (!(await onPath("python", base.PATH ?? "")) && (await onPath("python3", base.PATH ?? ""))) {

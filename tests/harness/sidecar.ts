@@ -6,14 +6,13 @@
  */
 import { fileURLToPath } from "node:url";
 import type { Cluster, PodEnvironment } from "./cluster.ts";
+import { denoEnv, MAIN } from "./deno_child.ts";
 import type { ManagedProcess } from "./process.ts";
 import {
   type ReceivedRequest,
   type Receiver as KitReceiver,
   receiver,
 } from "../../src/testing/mod.ts";
-
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
 /**
  * Bundles `main.ts` the way `deno task bundle` does into `outdir` and returns the entry file: the
@@ -31,27 +30,22 @@ export async function bundleSidecar(outdir: string): Promise<string> {
   return `${outdir}/main.js`;
 }
 
-/** Variables a Deno process needs to find its caches; everything else comes from the test. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NO_COLOR"]) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) env[k] = v;
-  }
-  return env;
-}
-
-/** Starts `main.ts` (or another `entry`, e.g. the bundle) with `env` on top of the pod environment. */
+/**
+ * Starts `main.ts` (or another `entry`, e.g. the bundle) with `env` on top of the pod environment;
+ * `denoArgs` go to `deno run` (e.g. `--inspect=…`, for diagnostics).
+ */
 export function startSidecar(
   cluster: Cluster,
   pod: PodEnvironment,
   env: Record<string, string>,
   name = "sidecar",
   entry = MAIN,
+  denoArgs: readonly string[] = [],
 ): ManagedProcess {
-  return cluster.processes.spawn(name, Deno.execPath(), ["run", "--allow-all", "--quiet", entry], {
+  const args = ["run", "--allow-all", "--quiet", ...denoArgs, entry];
+  return cluster.processes.spawn(name, Deno.execPath(), args, {
     clearEnv: true,
-    env: { ...baseEnv(), LOG_LEVEL: "DEBUG", HEALTH_PORT: "0", ...pod.env, ...env },
+    env: { ...denoEnv(), LOG_LEVEL: "DEBUG", HEALTH_PORT: "0", ...pod.env, ...env },
   });
 }
 
@@ -64,7 +58,7 @@ export async function runSidecarToEnd(
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--quiet", entry],
     clearEnv: true,
-    env: { ...baseEnv(), HEALTH_PORT: "0", ...(pod?.env ?? {}), ...env },
+    env: { ...denoEnv(), HEALTH_PORT: "0", ...(pod?.env ?? {}), ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
