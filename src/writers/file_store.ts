@@ -618,8 +618,8 @@ export class FileStore {
     }
     const listings = new Map<string, Set<string>>();
     for (const [dir, count] of counts) {
-      // Reading a name costs about an eighth of a failed lstat: not worth it for a few new paths
-      // in a directory of many (what the store holds bounds the size of a directory it writes).
+      // Reading a name costs less than an eighth of a failed lstat (bench/unit_costs.ts): not worth
+      // it for a few new paths in a directory of many (what the store holds bounds its size).
       if (count < LISTING_MIN || count * 8 < this.#entries.size) continue;
       try {
         const names = new Set<string>();
