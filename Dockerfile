@@ -39,20 +39,24 @@ RUN apt-get update \
     done \
  && /rootfs/bin/sh -c 'echo busybox sh works'
 
-# The image with a POSIX shell and the usual small tools (busybox: sh, wget, sed, grep, kill…),
-# for SCRIPTs that start with #!/bin/sh, as kiwigrid/k8s-sidecar users' do.
-FROM gcr.io/distroless/cc-debian12:nonroot AS shell
-COPY --from=busybox /rootfs/bin/ /bin/
+# What both images are: the binary and the C runtime it links (glibc, libgcc_s), as a non-root
+# user.
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=build /src/dist/k8s-gsidecar /usr/local/bin/k8s-gsidecar
+# glibc gives blocks of 64 KiB or more their own mappings, returned to the system when freed,
+# instead of keeping them in its heap after a sync (README "Memory"; deno.json's start task and
+# every test and benchmark run the sidecar with the same).
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/k8s-gsidecar"]
 
-# The default image (last stage, what a plain `docker build` produces): the binary and the C
-# runtime it links (glibc, libgcc_s), nothing else — no shell, so SCRIPT can only run static
-# executables or programs the image gets from elsewhere.
-FROM gcr.io/distroless/cc-debian12:nonroot AS default
-COPY --from=build /src/dist/k8s-gsidecar /usr/local/bin/k8s-gsidecar
-USER 65532:65532
-EXPOSE 8080
-ENTRYPOINT ["/usr/local/bin/k8s-gsidecar"]
+# The image with a POSIX shell and the usual small tools (busybox: sh, wget, sed, grep, kill…),
+# for SCRIPTs that start with #!/bin/sh, as kiwigrid/k8s-sidecar users' do.
+FROM runtime AS shell
+COPY --from=busybox /rootfs/bin/ /bin/
+
+# The default image (last stage, what a plain `docker build` produces): nothing beside the binary
+# and the C runtime — no shell, so SCRIPT can only run static executables or programs the image
+# gets from elsewhere.
+FROM runtime AS default

@@ -5,7 +5,7 @@
  *     [--variant='NAME ENV=VALUE …']…
  *
  * Every sidecar watches the same objects, each with its own folder: the shipped configuration
- * (`DENO_V8_FLAGS=--max-semi-space-size=1`, the targets apply to it) and any `--variant`, whose
+ * (the V8 flags of `deno task compile`; the targets apply to it) and any `--variant`, whose
  * environment is added to it, e.g. `--variant='arena2 MALLOC_ARENA_MAX=2'` or
  * `--variant='nosemi DENO_V8_FLAGS='`. `--trace-gc` is added to every sidecar's V8 flags so that
  * the JavaScript heap can be read from its output. Each sample records, per sidecar: VmRSS, where

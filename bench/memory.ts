@@ -5,8 +5,8 @@
  *
  * The floor first: VmRSS of `deno eval` idling. Then for each size N (ascending; objects are kept
  * and more created), N labelled ConfigMaps with a 4 KB `.json` and a small `.txt` each, and the
- * sidecar as its own process with a least-privilege token, as shipped (in-cluster,
- * `--max-semi-space-size=1`): once it is ready and all 2·N files are written, and after 2 s of
+ * sidecar as its own process with a least-privilege token, as shipped (in-cluster, the V8 flags of
+ * `deno task compile`): once it is ready and all 2·N files are written, and after 2 s of
  * quiet, VmRSS (the figure) and VmHWM (its peak, during the sync).
  *
  * Beside RSS, what the sidecar says of itself in `/metrics` (read right after `/proc`): the JS heap
@@ -203,6 +203,6 @@ for (const n of SIZES) {
 }
 report.note(
   "RSS synced is VmRSS 2 s after readiness and all files; peak is VmHWM at that moment. " +
-    "Shipped = in-cluster service-account files, DENO_V8_FLAGS=--max-semi-space-size=1.",
+    `Shipped = in-cluster service-account files, DENO_V8_FLAGS=${SHIPPED_V8_FLAGS}.`,
 );
 await report.finish();

@@ -9,7 +9,7 @@
  * datasource `.yaml`, `yaml-file`) and alerts (`grafana_alert`, a rule group `.yaml`,
  * `yaml-file`); each sync with its own folder and an `http-basic` notifier (POST to a receiver
  * here, `skipInit` as in `deploy/`). Every sidecar runs as its own process with the same
- * least-privilege token (in-cluster files, as in a pod), as shipped (`--max-semi-space-size=1`).
+ * least-privilege token (in-cluster files, as in a pod), as shipped (the V8 flags of `deno task compile`).
  *
  * - **three processes**: one per selection, configured by the environment as `deploy/grafana.yaml`
  *   does (`LABEL`, `LABEL_VALUE`, `NAMESPACE`, `FOLDER`, `WRITERS`, `REQ_URL`, `REQ_METHOD`,

@@ -28,6 +28,7 @@ import {
   NotifyMerge,
 } from "./notifiers/dispatcher.ts";
 import { errorMessage } from "./util/errors.ts";
+import { collectGarbageSoon } from "./util/collect_garbage.ts";
 import { family, type Metric } from "./util/metrics.ts";
 import { type FileStore, ownerKey, parseOwnerKey } from "./writers/file_store.ts";
 
@@ -44,6 +45,11 @@ export interface PipelineOptions {
   prepare?:
     | ((changeSet: ChangeSet) => Promise<{ changeSet: ChangeSet; held: HeldKeys }>)
     | undefined;
+  /**
+   * Called after the end of the initial sync and after each relisted scope: the work that leaves
+   * the most garbage. {@linkcode collectGarbageSoon} by default.
+   */
+  collectGarbage?: (() => void) | undefined;
 }
 
 /** Counters for metrics. */
@@ -179,6 +185,9 @@ export class Pipeline {
       });
     }
     this.#notify(changeSet, result, step.endOfInitial);
+    if (step.endOfInitial || step.prune !== undefined) {
+      (this.#opts.collectGarbage ?? collectGarbageSoon)();
+    }
     return ok;
   }
 

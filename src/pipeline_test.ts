@@ -10,7 +10,7 @@ import { recordingLogger } from "./testing/logger.ts";
 import { FileStore } from "./writers/file_store.ts";
 
 /** The pipeline with the json-file writer and a dispatcher that only records what it is given. */
-async function setup(folder: string) {
+async function setup(folder: string, collectGarbage?: () => void) {
   const { logger } = recordingLogger();
   const signal = new AbortController().signal;
   const store = await FileStore.open({ folder, logger });
@@ -31,7 +31,7 @@ async function setup(folder: string) {
   const dispatcher = {
     submit: (changeSet: ChangeSet, result: WriteResult) => submitted.push({ changeSet, result }),
   } as unknown as NotifyDispatcher;
-  const pipeline = new Pipeline({ store, host, dispatcher, logger });
+  const pipeline = new Pipeline({ store, host, dispatcher, logger, collectGarbage });
   const close = async () => {
     await host.close();
     await store.close();
@@ -75,6 +75,34 @@ Deno.test("Pipeline.apply() submits an initial sync of many steps once, with eve
     await pipeline.apply({ changeSet: later, endOfInitial: false });
     assert.equal(submitted.length, 2);
     assert.deepEqual(submitted[1]!.result.written, [join(folder, "a.json")]);
+    await close();
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("Pipeline.apply() asks for a collection at the end of the initial sync and after a relist, not after an edit", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    let collections = 0;
+    const { pipeline, close } = await setup(folder, () => collections++);
+    const step = (seq: number, initial: boolean) =>
+      changeSetOf([{ name: `o${seq}`, data: { [`o${seq}.json`]: "{}" }, dir: folder }], {
+        seq,
+        initial,
+      });
+    await pipeline.apply({ changeSet: step(1, true), endOfInitial: false });
+    assert.equal(collections, 0, "a page of the initial sync");
+    await pipeline.apply({ changeSet: step(2, true), endOfInitial: true });
+    assert.equal(collections, 1, "the end of the initial sync");
+    await pipeline.apply({ changeSet: step(3, false), endOfInitial: false });
+    assert.equal(collections, 1, "an edit");
+    await pipeline.apply({
+      changeSet: step(4, false),
+      endOfInitial: false,
+      prune: { where: "all", live: [] },
+    });
+    assert.equal(collections, 2, "a relist");
     await close();
   } finally {
     await Deno.remove(folder, { recursive: true });

@@ -25,6 +25,7 @@ import {
 } from "../../tests/harness/cluster.ts";
 import type { ManagedProcess } from "../../tests/harness/process.ts";
 import { runSidecarToEnd, startSidecar } from "../../tests/harness/sidecar.ts";
+import { SHIPPED_V8_FLAGS as SHIPPED } from "../../tests/harness/deno_child.ts";
 import { objectData } from "./objects.ts";
 
 export { jsonPayload, objectData } from "./objects.ts";
@@ -33,11 +34,10 @@ export { jsonPayload, objectData } from "./objects.ts";
 export const LABEL = "gsidecar-bench";
 
 /**
- * V8 flags of the shipped program (`deno task start`, `deno task compile`, the Dockerfile): the
- * default for every sidecar a benchmark starts. `BENCH_V8_FLAGS` replaces them (empty for none).
+ * V8 flags of every sidecar a benchmark starts: those of the shipped program (deno.json's compile
+ * task) unless `BENCH_V8_FLAGS` replaces them (empty for none).
  */
-export const SHIPPED_V8_FLAGS: string = Deno.env.get("BENCH_V8_FLAGS") ??
-  "--max-semi-space-size=1";
+export const SHIPPED_V8_FLAGS: string = Deno.env.get("BENCH_V8_FLAGS") ?? SHIPPED;
 
 /** A sidecar process and the folder(s) it keeps. */
 export interface BenchSidecar {
@@ -225,7 +225,7 @@ export class World implements AsyncDisposable {
    */
   spawn(opts: SpawnOptions): BenchSidecar {
     const v8 = opts.v8Flags ?? SHIPPED_V8_FLAGS;
-    const env = { ...opts.env, ...(v8 ? { DENO_V8_FLAGS: v8 } : {}) };
+    const env = { ...opts.env, DENO_V8_FLAGS: v8 };
     const startedAt = Date.now();
     const startedPerf = performance.now();
     const proc = startSidecar(

@@ -5,6 +5,7 @@
  * @module
  */
 import { decodeBase64 } from "../util/base64.ts";
+import { ByteSlab } from "./_byte_slab.ts";
 import type { KubeObject } from "../kube/client.ts";
 import type { ObjectRef, ResourceKind } from "../model.ts";
 
@@ -36,7 +37,7 @@ export class DecodeError extends Error {
   }
 }
 
-const encoder = new TextEncoder();
+const slab = new ByteSlab();
 
 /**
  * Decodes one API object of `kind`.
@@ -68,7 +69,7 @@ export function snapshotOf(kind: ResourceKind, obj: KubeObject): ObjectSnapshot 
     for (const [key, value] of Object.entries(data)) entries.set(key, decode(key, value));
     // stringData is write-only and never returned by the API; nothing to read here.
   } else {
-    for (const [key, value] of Object.entries(data)) entries.set(key, encoder.encode(value));
+    for (const [key, value] of Object.entries(data)) entries.set(key, slab.encode(value));
     for (const [key, value] of Object.entries(binaryData)) entries.set(key, decode(key, value));
   }
   return {

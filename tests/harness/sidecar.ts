@@ -43,10 +43,16 @@ export function startSidecar(
   denoArgs: readonly string[] = [],
 ): ManagedProcess {
   const args = ["run", "--allow-all", "--quiet", ...denoArgs, entry];
-  return cluster.processes.spawn(name, Deno.execPath(), args, {
-    clearEnv: true,
-    env: { ...denoEnv(), LOG_LEVEL: "DEBUG", HEALTH_PORT: "0", ...pod.env, ...env },
-  });
+  const all: Record<string, string> = {
+    ...denoEnv(),
+    LOG_LEVEL: "DEBUG",
+    HEALTH_PORT: "0",
+    ...pod.env,
+    ...env,
+  };
+  // Deno refuses an empty DENO_V8_FLAGS: "" is how a caller asks for none.
+  if (all.DENO_V8_FLAGS === "") delete all.DENO_V8_FLAGS;
+  return cluster.processes.spawn(name, Deno.execPath(), args, { clearEnv: true, env: all });
 }
 
 /** Runs `main.ts` to completion (sleep mode, bad configuration) and returns code and output. */
