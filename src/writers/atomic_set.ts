@@ -22,7 +22,7 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { randomHex, type StatSignature, TEMP_PREFIX } from "./fs_ops.ts";
+import { randomHex, signatureOf, type StatSignature, TEMP_PREFIX } from "./fs_ops.ts";
 
 /** The symlink that names the current version. */
 export const DATA_LINK = "..data";
@@ -170,10 +170,6 @@ export type Visible =
   | { kind: "linked"; sig: StatSignature; physical: string }
   /** Anything else: a directory, a foreign symlink. */
   | { kind: "other" };
-
-function signatureOf(info: Deno.FileInfo): StatSignature {
-  return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, ino: info.ino };
-}
 
 function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
   try {

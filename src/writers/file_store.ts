@@ -48,6 +48,8 @@ import { errorMessage } from "../util/errors.ts";
 import { forEachLimit } from "../util/parallel.ts";
 import { family, type Metric } from "../util/metrics.ts";
 import { isWithin } from "../util/paths.ts";
+import { Claims } from "./_claims.ts";
+import { PathsByOwner } from "./_paths_by_owner.ts";
 import {
   currentVersion,
   detach,
@@ -185,7 +187,7 @@ interface OnDisk extends RecordedFile {
 
 interface Entry {
   /** Owner key → claim; the smallest key wins. */
-  claims: Map<string, Claim>;
+  claims: Claims<Claim>;
   disk: OnDisk | undefined;
   /** The file is missing or still holds `disk.prev`: rewrite it even if the hash matches. */
   stale: boolean;
@@ -266,7 +268,7 @@ export class FileStore {
   readonly #retryPolicy: BackoffPolicy;
   readonly #graceMs: number;
   readonly #entries = new Map<string, Entry>();
-  readonly #byOwner = new Map<string, Set<string>>();
+  readonly #byOwner = new PathsByOwner();
   /** Paths whose last attempt failed: retried on a timer. */
   readonly #dirty = new Set<string>();
   #retryTimer: Timer | undefined;
@@ -374,7 +376,7 @@ export class FileStore {
       sync: (ref, files, opts) => single({ ref, files, keep: opts?.keep }),
       remove: (ref) => single({ ref, files: [] }),
       syncAll: batch,
-      owned: (ref) => [...(this.#byOwner.get(ownerKey(instance, ref)) ?? [])].sort(),
+      owned: (ref) => this.#byOwner.of(ownerKey(instance, ref)).sort(),
     };
   }
 
@@ -399,7 +401,7 @@ export class FileStore {
    * ```
    */
   owners(): Set<string> {
-    return new Set(this.#byOwner.keys());
+    return new Set(this.#byOwner.owners());
   }
 
   /**
@@ -431,9 +433,9 @@ export class FileStore {
   prune(select: (owner: string) => boolean): Promise<SinkOutcome> {
     return this.#serial(async () => {
       const touched = new Set<string>();
-      for (const [owner, paths] of [...this.#byOwner]) {
+      for (const owner of [...this.#byOwner.owners()]) {
         if (!select(owner)) continue;
-        for (const path of [...paths]) {
+        for (const path of this.#byOwner.of(owner)) {
           this.#release(owner, path);
           touched.add(path);
         }
@@ -579,7 +581,7 @@ export class FileStore {
           entry = await this.#newEntry(path, owner, hash, outcome, absent);
           if (entry === undefined) continue;
         } else if (!entry.claims.has(owner) && entry.claims.size > 0) {
-          const rival = minKey(entry.claims);
+          const rival = entry.claims.winner();
           if (rival !== undefined) {
             const [winner, loser] = owner < rival ? [owner, rival] : [rival, owner];
             this.#warn(
@@ -590,10 +592,10 @@ export class FileStore {
           }
         }
         entry.claims.set(owner, { hash, mode: file.mode, content: file.content });
-        this.#ownerPaths(owner).add(path);
+        this.#byOwner.add(owner, path);
         touched.add(path);
       }
-      for (const path of [...(this.#byOwner.get(owner) ?? [])]) {
+      for (const path of this.#byOwner.of(owner)) {
         if (wanted.has(path) || kept.has(path)) continue;
         this.#release(owner, path);
         touched.add(path);
@@ -664,7 +666,14 @@ export class FileStore {
       if (this.#atomic && !look.linked) this.#unconverted.add(path);
       this.#logger.info("adopted a file that already holds what the sidecar writes", { path });
     }
-    const entry: Entry = { claims: new Map(), disk, stale: false, unrecorded: disk !== undefined };
+    // Every field from the start: one added later costs each entry an out-of-object property array.
+    const entry: Entry = {
+      claims: new Claims(),
+      disk,
+      stale: false,
+      failing: undefined,
+      unrecorded: disk !== undefined,
+    };
     this.#entries.set(path, entry);
     return entry;
   }
@@ -679,7 +688,7 @@ export class FileStore {
     for (const path of [...touched].sort()) {
       const entry = this.#entries.get(path);
       if (entry === undefined) continue;
-      const winner = minKey(entry.claims);
+      const winner = entry.claims.winner();
       if (winner === undefined) {
         if (entry.disk !== undefined) removals.push({ path, entry });
         else this.#forget(path);
@@ -775,7 +784,7 @@ export class FileStore {
       // The winner's content is on disk now; only losers and failed writes need theirs in memory.
       const entry = this.#entries.get(path);
       if (entry === undefined || entry.stale || entry.failing) continue;
-      const winner = minKey(entry.claims);
+      const winner = entry.claims.winner();
       const claim = winner === undefined ? undefined : entry.claims.get(winner);
       if (claim !== undefined) claim.content = undefined;
     }
@@ -1048,7 +1057,7 @@ export class FileStore {
           "left alone and no longer managed",
         { path },
       );
-      for (const owner of [...(this.#entries.get(path)?.claims.keys() ?? [])]) {
+      for (const owner of this.#entries.get(path)?.claims.owners() ?? []) {
         this.#release(owner, path);
       }
       this.#forget(path);
@@ -1121,7 +1130,7 @@ export class FileStore {
         "longer managed (delete it to let the sidecar write it again)",
       { path },
     );
-    for (const owner of [...entry.claims.keys()]) this.#release(owner, path);
+    for (const owner of entry.claims.owners()) this.#release(owner, path);
     this.#forget(path);
     this.#append([{ op: "release", path }]).catch(() => {});
   }
@@ -1274,21 +1283,9 @@ export class FileStore {
     return normalized;
   }
 
-  #ownerPaths(owner: string): Set<string> {
-    let paths = this.#byOwner.get(owner);
-    if (paths === undefined) {
-      paths = new Set();
-      this.#byOwner.set(owner, paths);
-    }
-    return paths;
-  }
-
   #release(owner: string, path: string): void {
     this.#entries.get(path)?.claims.delete(owner);
-    const paths = this.#byOwner.get(owner);
-    if (paths === undefined) return;
-    paths.delete(path);
-    if (paths.size === 0) this.#byOwner.delete(owner);
+    this.#byOwner.delete(owner, path);
   }
 
   #forget(path: string): void {
@@ -1356,11 +1353,13 @@ export class FileStore {
       }
       const claim = { hash: recorded.hash, mode: recorded.mode, content: undefined };
       this.#entries.set(path, {
-        claims: new Map([[recorded.owner, claim]]),
+        claims: Claims.of(recorded.owner, claim),
         disk: { ...recorded },
         stale: false,
+        failing: undefined,
+        unrecorded: false,
       });
-      this.#ownerPaths(recorded.owner).add(path);
+      this.#byOwner.add(recorded.owner, path);
     }
 
     // Every directory that may hold a set: crash leftovers go, and a switch of ATOMIC_SET converts.
@@ -1418,7 +1417,7 @@ export class FileStore {
       );
       this.#detachEdited(path);
       const entry = this.#entries.get(path);
-      for (const owner of [...(entry?.claims.keys() ?? [])]) this.#release(owner, path);
+      for (const owner of entry?.claims.owners() ?? []) this.#release(owner, path);
       this.#forget(path);
     }
 
@@ -1483,10 +1482,4 @@ function versionOrUndefined(dir: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function minKey(map: Map<string, unknown>): string | undefined {
-  let min: string | undefined;
-  for (const key of map.keys()) if (min === undefined || key < min) min = key;
-  return min;
 }

@@ -26,11 +26,29 @@ import { basename, dirname, join } from "node:path";
  */
 export const TEMP_PREFIX = ".k8s-gsidecar-tmp-";
 
-/** What `lstat` says about a file; equal signatures mean the file was not replaced or edited. */
-export interface StatSignature {
-  size: number;
-  mtimeMs: number;
-  ino: number | null;
+/**
+ * What `lstat` says about a file (size, modification time, inode); equal signatures mean the file
+ * was not replaced or edited. A string: the store keeps one per file, and an object of three
+ * numbers cost twice as much heap (BENCHMARKS.md, "Memory").
+ */
+export type StatSignature = `${number}:${number}:${string}`;
+
+/**
+ * The signature of what `lstat` (or `stat`) returned.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { signatureOf } from "./fs_ops.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.json`, "{}");
+ * assert.match(signatureOf(await Deno.lstat(`${dir}/a.json`)), /^2:\d+:\d+$/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function signatureOf(info: Deno.FileInfo): StatSignature {
+  // join() makes one flat string; a template literal would keep a rope of five.
+  return [info.size, info.mtime?.getTime() ?? 0, info.ino].join(":") as StatSignature;
 }
 
 /**
@@ -73,7 +91,7 @@ export function randomHex(): string {
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/a.json`, "{}");
  * const sig = await statSignature(`${dir}/a.json`);
- * assert.equal(typeof sig === "object" ? sig.size : sig, 2);
+ * assert.match(sig ?? "", /^2:/);
  * assert.equal(await statSignature(dir), "other");
  * assert.equal(await statSignature(`${dir}/missing.json`), undefined);
  * await Deno.remove(dir, { recursive: true });
@@ -84,7 +102,7 @@ export async function statSignature(path: string): Promise<StatSignature | "othe
   try {
     const info = Deno.lstatSync(path);
     if (!info.isFile) return "other";
-    return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, ino: info.ino };
+    return signatureOf(info);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
       return undefined;
@@ -100,16 +118,15 @@ export async function statSignature(path: string): Promise<StatSignature | "othe
  * ```ts
  * import assert from "node:assert/strict";
  * import { sameSignature } from "./fs_ops.ts";
- * const a = { size: 1, mtimeMs: 2, ino: 3 };
- * assert(sameSignature(a, { ...a }) && !sameSignature(a, { ...a, size: 2 }));
+ * assert(sameSignature("1:2:3", "1:2:3") && !sameSignature("1:2:3", "2:2:3"));
+ * assert(!sameSignature("other", "other") && !sameSignature(undefined, undefined));
  * ```
  */
 export function sameSignature(
   a: StatSignature | "other" | undefined,
   b: StatSignature | "other" | undefined,
 ): boolean {
-  return typeof a === "object" && typeof b === "object" && a.size === b.size &&
-    a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+  return a !== undefined && a !== "other" && a === b;
 }
 
 /**
@@ -218,9 +235,9 @@ function replaceSync(
     Deno.writeFileSync(tmp, content, { createNew: true, ...(mode === undefined ? {} : { mode }) });
     // The mode given at creation is masked by the umask; an explicit mode must hold exactly.
     if (mode !== undefined) Deno.chmodSync(tmp, mode);
-    const info = Deno.lstatSync(tmp);
+    const sig = signatureOf(Deno.lstatSync(tmp));
     Deno.renameSync(tmp, path);
-    return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, ino: info.ino };
+    return sig;
   } catch (e) {
     knownDirs.delete(dir);
     try {
