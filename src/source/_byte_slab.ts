@@ -5,7 +5,7 @@
  * glibc's heap full of small holes that glibc keeps after they are freed (BENCHMARKS.md,
  * "Memory"). A chunk this large is a mapping of its own (the shipped program runs with
  * `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536`), handed back to the system as soon as no
- * value in it is referenced any more.
+ * value in it is referenced any more. One slab per list page: its chunks live as long as the page.
  *
  * @module
  */

@@ -5,7 +5,7 @@
  * @module
  */
 import { decodeBase64 } from "../util/base64.ts";
-import { ByteSlab } from "./_byte_slab.ts";
+import type { ByteSlab } from "./_byte_slab.ts";
 import type { KubeObject } from "../kube/client.ts";
 import type { ObjectRef, ResourceKind } from "../model.ts";
 
@@ -37,10 +37,12 @@ export class DecodeError extends Error {
   }
 }
 
-const slab = new ByteSlab();
+const encoder = new TextEncoder();
 
 /**
- * Decodes one API object of `kind`.
+ * Decodes one API object of `kind`. A list page passes a {@linkcode ByteSlab} of its own, so that
+ * the values of its objects share a few large buffers (freed together once the page is written);
+ * a single object from a watch event gets a buffer per value.
  *
  * @example
  * ```ts
@@ -50,7 +52,11 @@ const slab = new ByteSlab();
  * assert(new TextDecoder().decode(s.entries.get("pw")) === "hi");
  * ```
  */
-export function snapshotOf(kind: ResourceKind, obj: KubeObject): ObjectSnapshot {
+export function snapshotOf(
+  kind: ResourceKind,
+  obj: KubeObject,
+  slab?: ByteSlab,
+): ObjectSnapshot {
   const meta = obj.metadata;
   const ref: ObjectRef = { kind, namespace: meta.namespace ?? "", name: meta.name };
   const entries = new Map<string, Uint8Array>();
@@ -69,7 +75,9 @@ export function snapshotOf(kind: ResourceKind, obj: KubeObject): ObjectSnapshot 
     for (const [key, value] of Object.entries(data)) entries.set(key, decode(key, value));
     // stringData is write-only and never returned by the API; nothing to read here.
   } else {
-    for (const [key, value] of Object.entries(data)) entries.set(key, slab.encode(value));
+    for (const [key, value] of Object.entries(data)) {
+      entries.set(key, slab ? slab.encode(value) : encoder.encode(value));
+    }
     for (const [key, value] of Object.entries(binaryData)) entries.set(key, decode(key, value));
   }
   return {

@@ -25,6 +25,7 @@ import { type Clock, sleep, systemClock, type Timer } from "../util/clock.ts";
 import { errorMessage } from "../util/errors.ts";
 import { family, type Metric } from "../util/metrics.ts";
 import type { ListQuery, ListWatch } from "./list_watch.ts";
+import { ByteSlab } from "./_byte_slab.ts";
 import { DecodeError, type ObjectSnapshot, snapshotOf } from "./objects.ts";
 import type { Scope } from "./scope.ts";
 
@@ -305,8 +306,9 @@ export class ScopeWatcher {
         fetching = undefined;
         const objects: ObjectSnapshot[] = [];
         const invalid: ObjectRef[] = [];
+        const slab = new ByteSlab();
         for (const item of page.items) {
-          const snap = this.#decode(item);
+          const snap = this.#decode(item, slab);
           const ref = snap?.ref ?? this.#refOf(item);
           seen.add(refKey(ref));
           if (snap) objects.push(snap);
@@ -445,9 +447,9 @@ export class ScopeWatcher {
     }
   }
 
-  #decode(obj: KubeObject): ObjectSnapshot | undefined {
+  #decode(obj: KubeObject, slab?: ByteSlab): ObjectSnapshot | undefined {
     try {
-      return snapshotOf(this.scope.kind, obj);
+      return snapshotOf(this.scope.kind, obj, slab);
     } catch (e) {
       const err = e instanceof DecodeError ? e : new Error(String(e));
       this.#handler.invalid(this.scope, this.#refOf(obj), err);

@@ -87,7 +87,9 @@ class ScriptedListWatch implements ListWatch {
 /** Records what the watcher hands over. */
 class Recorder implements SourceHandler {
   readonly calls: string[] = [];
+  readonly snapshots: ObjectSnapshot[] = [];
   page(_s: Scope, objects: ObjectSnapshot[], invalid: ObjectRef[]): void {
+    this.snapshots.push(...objects);
     this.calls.push(
       `page ${objects.map((o) => o.ref.name).join(",")}${invalid.length ? " !" : ""}`,
     );
@@ -96,6 +98,7 @@ class Recorder implements SourceHandler {
     this.calls.push(`listed ${[...seen].map((k) => k.split("/")[2]).join(",")}`);
   }
   event(_s: Scope, type: string, object: ObjectSnapshot): void {
+    this.snapshots.push(object);
     this.calls.push(`${type} ${object.ref.name}`);
   }
   invalid(_s: Scope, ref: ObjectRef): void {
@@ -200,6 +203,36 @@ Deno.test("ScopeWatcher.listOnce() reports a page fetched ahead that failed once
     "page a",
     "failed GET /api/v1/configmaps: 410 Expired: too old",
   ]);
+});
+
+Deno.test("ScopeWatcher packs the values of a list page into buffers of that page; an event's get their own", async () => {
+  const { lw, handler, clock, shutdown, watcher } = setup();
+  lw.answers.push(
+    {
+      metadata: { continue: "c1", resourceVersion: "10" },
+      items: [cm("a", "1", { "a.json": "1" }), cm("b", "2", { "b.json": "2", "b.txt": "3" })],
+    },
+    { metadata: { resourceVersion: "10" }, items: [cm("c", "3", { "c.json": "4" })] },
+  );
+  const done = watcher.run();
+  await clock.runUntil(() => lw.streams.length === 1);
+  lw.streams[0]!.push({ type: "ADDED", object: cm("d", "11", { "d.json": "5" }) });
+  await clock.runUntil(() => handler.snapshots.length === 4);
+  const [a, b, c, d] = handler.snapshots.map((o) => [...o.entries.values()]);
+  const decoder = new TextDecoder();
+  assert.deepEqual([a!, b!, c!, d!].flat().map((v) => decoder.decode(v)), [
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+  ]);
+  assert.equal(a![0]!.buffer, b![0]!.buffer, "one page, one buffer");
+  assert.equal(b![0]!.buffer, b![1]!.buffer);
+  assert.notEqual(c![0]!.buffer, a![0]!.buffer, "each page its own");
+  assert.equal(d![0]!.buffer.byteLength, 1, "an event's value, a buffer of its size");
+  shutdown.abort();
+  await done;
 });
 
 Deno.test("ScopeWatcher.run() resumes a watch the server ended on schedule, from its bookmark", async () => {
