@@ -24,10 +24,14 @@ export const MAIN: string = fileURLToPath(new URL("../../main.ts", import.meta.u
  */
 export const SHIPPED_V8_FLAGS: string = shippedV8Flags();
 
-function shippedV8Flags(): string {
+/** The command of deno.json's task `name` ("" when there is none). */
+function task(name: string): string {
   const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
-  const flagsOf = (task: string) =>
-    String(config.tasks?.[task]?.command ?? "").match(/--v8-flags=(\S+)/)?.[1];
+  return String(config.tasks?.[name]?.command ?? "");
+}
+
+function shippedV8Flags(): string {
+  const flagsOf = (name: string) => task(name).match(/--v8-flags=(\S+)/)?.[1];
   const compile = flagsOf("compile");
   if (compile === undefined || compile !== flagsOf("start")) {
     throw new Error("deno.json: the compile and start tasks must give the same --v8-flags");
@@ -52,8 +56,7 @@ function shippedEnv(): Record<string, string> {
   const dockerfile = Deno.readTextFileSync(new URL("../../Dockerfile", import.meta.url));
   const env: Record<string, string> = {};
   for (const m of dockerfile.matchAll(/^ENV (\w+)=(\S+)$/gm)) env[m[1]!] = m[2]!;
-  const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
-  const start = String(config.tasks?.start?.command ?? "");
+  const start = task("start");
   const prefix = Object.entries(env).map(([k, v]) => `${k}=${v} `).join("");
   if (!start.startsWith(`${prefix}deno `)) {
     throw new Error(`deno.json: the start task must begin with the Dockerfile's ENV: ${prefix}`);
@@ -66,8 +69,9 @@ const PASSED = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "NO_COLO
 /**
  * `PATH`, `HOME`, `DENO_DIR`, `XDG_CACHE_HOME`, `TMPDIR` and `NO_COLOR` as this process has them,
  * except those in `omit` (a pod has its own `/tmp`; a test may point `HOME` elsewhere), with
- * {@linkcode SHIPPED_ENV} and `DENO_V8_FLAGS` = {@linkcode SHIPPED_V8_FLAGS}. `DENO_DIR` is always given where Deno would look
- * by default, so the cache stays found whatever `HOME` the child gets.
+ * {@linkcode SHIPPED_ENV} and `DENO_V8_FLAGS` = {@linkcode SHIPPED_V8_FLAGS}. `DENO_DIR` is
+ * always given where Deno would look by default, so the cache stays found whatever `HOME` the child
+ * gets.
  *
  * @example
  * ```ts
