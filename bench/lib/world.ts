@@ -39,6 +39,18 @@ export const LABEL = "gsidecar-bench";
  */
 export const SHIPPED_V8_FLAGS: string = Deno.env.get("BENCH_V8_FLAGS") ?? SHIPPED;
 
+/**
+ * `BENCH_ENV="NAME=VALUE …"`: variables every sidecar a benchmark starts gets on top of the shipped
+ * environment, e.g. `BENCH_ENV=GLIBC_TUNABLES=` to run without the image's glibc setting.
+ */
+const BENCH_ENV: Record<string, string> = Object.fromEntries(
+  (Deno.env.get("BENCH_ENV") ?? "").split(/\s+/).filter(Boolean).map((kv) => {
+    const at = kv.indexOf("=");
+    if (at < 1) throw new Error(`BENCH_ENV: ${JSON.stringify(kv)} is not NAME=VALUE`);
+    return [kv.slice(0, at), kv.slice(at + 1)];
+  }),
+);
+
 /** A sidecar process and the folder(s) it keeps. */
 export interface BenchSidecar {
   proc: ManagedProcess;
@@ -225,7 +237,7 @@ export class World implements AsyncDisposable {
    */
   spawn(opts: SpawnOptions): BenchSidecar {
     const v8 = opts.v8Flags ?? SHIPPED_V8_FLAGS;
-    const env = { ...opts.env, DENO_V8_FLAGS: v8 };
+    const env = { ...BENCH_ENV, ...opts.env, DENO_V8_FLAGS: v8 };
     const startedAt = Date.now();
     const startedPerf = performance.now();
     const proc = startSidecar(
