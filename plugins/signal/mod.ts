@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { basename } from "node:path";
+import { basename } from "../../src/util/posix_path.ts";
 import {
   defineNotifier,
   type Notifier,

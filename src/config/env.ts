@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../util/posix_path.ts";
 import { EnvReader } from "./declare.ts";
 import { DNS_LABEL_RULE, isNamespace } from "./parsers.ts";
 import { readRequestVars } from "./req_env.ts";

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { dirname, extname, isAbsolute, resolve } from "node:path";
+import { dirname, extname, isAbsolute, resolve } from "../util/posix_path.ts";
 import type { Config } from "./types.ts";
 import { loadYaml } from "../util/load_yaml.ts";
 import { messageOf } from "../util/errors.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../util/posix_path.ts";
 
 /**
  * A value a parser refuses. `problem` completes `NAME="value" …`; with `whole`, each of

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../util/posix_path.ts";
 import { type LoadedInstanceSpec, loadPipeline, validateOptions } from "../host/loader.ts";
 import type { PipelineSpec } from "../host/spec.ts";
 import { BUILTIN_WRITERS } from "../../plugins/registry.ts";

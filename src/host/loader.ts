@@ -13,8 +13,7 @@
  *
  * @module
  */
-import { basename, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { basename, resolve, toFileUrl } from "../util/posix_path.ts";
 import type { PipelineSpec, PluginInstanceSpec } from "./spec.ts";
 import type { AnyNotifierDefinition, AnyWriterDefinition } from "../plugin/contract.ts";
 import { BUILTIN_NOTIFIERS, BUILTIN_WRITERS } from "../../plugins/registry.ts";
@@ -290,7 +289,7 @@ async function loadOne(
 
 function toSpecifier(use: string, baseDir: string): { url: string } | { error: string } {
   if (use.startsWith("./") || use.startsWith("../") || use.startsWith("/")) {
-    return { url: pathToFileURL(resolve(baseDir, use)).href };
+    return { url: toFileUrl(resolve(baseDir, use)).href };
   }
   if (EXTERNAL_SCHEME.test(use)) return { url: use };
   const scheme = ANY_SCHEME.exec(use)?.[1];

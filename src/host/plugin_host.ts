@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "../util/posix_path.ts";
 import { type ChangeSet, emptyResult, refKey, type WriteResult } from "../model.ts";
 import type {
   AnyNotifierDefinition,

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "../util/posix_path.ts";
 import { SERVICE_ACCOUNT_DIR as SA_DIR } from "../config/vars.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { errorMessage } from "../util/errors.ts";

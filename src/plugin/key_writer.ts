@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../util/posix_path.ts";
 import { type ChangeSet, refKey, type WriteResult } from "../model.ts";
 import {
   defineWriter,

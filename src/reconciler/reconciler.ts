@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import {
   type Change,
   type ChangeSet,
@@ -29,6 +28,7 @@ import type { ObjectSnapshot } from "../source/objects.ts";
 import type { Scope } from "../source/scope.ts";
 import type { SourceHandler } from "../source/scope_watcher.ts";
 import { family, type Metric } from "../util/metrics.ts";
+import { Hash64 } from "../util/hash64.ts";
 import { resolveTargetDir } from "./target.ts";
 
 /** Options of {@linkcode Reconciler}. */
@@ -442,12 +442,7 @@ function contributionHash(
   namePrefix: string,
   fileMode: number | undefined,
 ): string {
-  const h = createHash("sha256");
-  h.update(`${dir}\0${namePrefix}\0${fileMode ?? ""}\0`);
-  for (const key of [...obj.entries.keys()].sort()) {
-    const value = obj.entries.get(key)!;
-    h.update(`${key}\0${value.length}\0`);
-    h.update(value);
-  }
-  return h.digest("base64");
+  const h = new Hash64().text(dir).text(namePrefix).text(fileMode?.toString(8) ?? "");
+  for (const key of [...obj.entries.keys()].sort()) h.text(key).bytes(obj.entries.get(key)!);
+  return h.hex();
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../util/posix_path.ts";
 import { isWithin } from "../util/paths.ts";
 
 /** Inputs of {@linkcode resolveTargetDir}. */

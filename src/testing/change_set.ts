@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isAbsolute } from "node:path";
+import { isAbsolute } from "../util/posix_path.ts";
 import type { Change, ChangeSet, ResourceKind } from "../model.ts";
 
 /**

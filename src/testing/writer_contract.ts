@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname, relative } from "node:path";
+import { dirname, relative } from "../util/posix_path.ts";
 import type { AnyWriterDefinition } from "../plugin/contract.ts";
 import { changeSetOf } from "./change_set.ts";
 import { startWriter } from "./run.ts";

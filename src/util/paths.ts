@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isAbsolute, relative } from "node:path";
+import { isAbsolute, relative } from "./posix_path.ts";
 
 /**
  * True when `path` is `root` itself or lies below it (both absolute and normalised). A name that

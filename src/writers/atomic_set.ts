@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, join } from "../util/posix_path.ts";
 import { randomHex, signatureOf, type StatSignature, TEMP_PREFIX } from "./fs_ops.ts";
 
 /** The symlink that names the current version. */

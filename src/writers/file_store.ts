@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "../util/posix_path.ts";
 import { type ObjectRef, refKey } from "../model.ts";
 import type {
   DesiredFile,
@@ -62,6 +62,8 @@ import {
   versionFiles,
 } from "./atomic_set.ts";
 import {
+  contentHash,
+  isLegacyHash,
   readRegularFile,
   realPathOfMaybeMissing,
   sameSignature,
@@ -574,7 +576,7 @@ export class FileStore {
     for (const { item, owner, wanted } of accepted) {
       const kept = new Set((item.keep ?? []).filter((p) => isAbsolute(p)).map((p) => resolve(p)));
       for (const [path, file] of wanted) {
-        const hash = sha256Hex(file.content);
+        const hash = contentHash(file.content);
         let entry = this.#entries.get(path);
         if (entry === undefined) {
           const absent = listings.get(dirname(path))?.has(basename(path)) === false;
@@ -653,7 +655,7 @@ export class FileStore {
     let disk: OnDisk | undefined;
     if (look.kind !== "missing") {
       const existing = look.kind === "file" ? await readRegularFile(look.physical) : undefined;
-      if (look.kind !== "file" || existing === undefined || sha256Hex(existing) !== hash) {
+      if (look.kind !== "file" || existing === undefined || contentHash(existing) !== hash) {
         this.#warn(
           outcome,
           `not writing ${path} for ${owner}: the file exists and was not written by k8s-gsidecar`,
@@ -823,7 +825,7 @@ export class FileStore {
     if (sameSignature(look.sig, disk.sig)) return true;
     const content = await readRegularFile(look.physical);
     if (content === undefined) return false;
-    const hash = sha256Hex(content);
+    const hash = contentHash(content);
     if (hash !== disk.hash && hash !== disk.prev) return false;
     disk.sig = look.sig;
     return true;
@@ -1149,7 +1151,7 @@ export class FileStore {
     if (claim === undefined || claim.content !== undefined) return;
     const look = entry.stale ? OTHER : await this.#look(path).catch(() => OTHER);
     const content = look.kind === "file" ? await readRegularFile(look.physical) : undefined;
-    if (content !== undefined && sha256Hex(content) === disk.hash) {
+    if (content !== undefined && contentHash(content) === disk.hash) {
       claim.content = content;
       return;
     }
@@ -1301,6 +1303,23 @@ export class FileStore {
 
   // --- the record ------------------------------------------------------------------------------
 
+  /**
+   * A record from before content hashes holds SHA-256 digests: where one is the digest of the
+   * file on disk, it becomes that content's hash, so that the rest of the store compares one kind.
+   * A digest that matches nothing stays, and the file is disowned as any changed file is.
+   */
+  async #upgradeLegacyHashes(entry: Entry, content: Uint8Array, hash: string): Promise<void> {
+    const disk = entry.disk!;
+    if (!isLegacyHash(disk.hash) && (disk.prev === undefined || !isLegacyHash(disk.prev))) return;
+    const digest = await sha256Hex(new Uint8Array(content));
+    if (disk.hash === digest) {
+      const claim = entry.claims.get(disk.owner);
+      if (claim?.hash === disk.hash) claim.hash = hash;
+      disk.hash = hash;
+    }
+    if (disk.prev === digest) disk.prev = hash;
+  }
+
   async #appendSynced(lines: RecordLine[]): Promise<void> {
     if (this.#record.torn) await this.#compact();
     await this.#record.append(lines, { sync: true });
@@ -1328,7 +1347,7 @@ export class FileStore {
     if (stateDir !== undefined) {
       await Deno.mkdir(stateDir, { recursive: true });
       // One state dir may serve several sidecars: the record is named after its folder.
-      const tag = sha256Hex(new TextEncoder().encode(this.#folder)).slice(0, 12);
+      const tag = (await sha256Hex(new TextEncoder().encode(this.#folder))).slice(0, 12);
       recordPath = join(resolve(stateDir), `${RECORD_NAME}-${basename(this.#folder)}-${tag}`);
       readFrom = (await statSignature(recordPath)) === undefined &&
           (await statSignature(inFolder)) !== undefined
@@ -1388,7 +1407,8 @@ export class FileStore {
       const disk = entry.disk!;
       const look = await this.#look(path).catch(() => OTHER);
       const content = look.kind === "file" ? await readRegularFile(look.physical) : undefined;
-      const hash = content === undefined ? undefined : sha256Hex(content);
+      const hash = content === undefined ? undefined : contentHash(content);
+      if (content !== undefined) await this.#upgradeLegacyHashes(entry, content, hash!);
       if (look.kind === "missing") {
         entry.stale = true;
         this.#logger.info("recorded file is missing; the next sync writes it again", { path });

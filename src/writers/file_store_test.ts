@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { ObjectRef } from "../model.ts";
 import type { LogFields, Logger } from "../plugin/logger.ts";
 import { FileStore, ownerKey, RECORD_NAME, TEMP_PREFIX } from "./file_store.ts";
+import { contentHash } from "./fs_ops.ts";
 
 interface LogRecord {
   level: "debug" | "info" | "warn" | "error";
@@ -41,6 +43,9 @@ class RecordingLogger implements Logger {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const bytes = (s: string) => enc.encode(s);
+/** What records written before content hashes held: SHA-256 digests. */
+const sha = (t: string) => createHash("sha256").update(t).digest("hex");
+const hashOf = (t: string) => contentHash(bytes(t));
 const read = async (path: string) => dec.decode(await Deno.readFile(path));
 const cm = (name: string, namespace = "ns"): ObjectRef => ({ kind: "configmap", namespace, name });
 
@@ -323,7 +328,7 @@ Deno.test("FileStore journals a claim before the file is written, as JSON lines"
       op: "claim",
       path,
       owner: "w|configmap/ns/a",
-      hash: "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+      hash: hashOf("{}"),
       mode: 0o640,
     });
     assert.deepEqual(afterRemove.at(-1), { op: "release", path });
@@ -615,31 +620,67 @@ Deno.test("FileStore records an adopted file even when its content does not chan
   });
 });
 
-Deno.test("FileStore.open() recognises the old file after a crash between claim and rename", async () => {
+const HASHES: [string, (t: string) => string][] = [
+  ["content hashes", hashOf],
+  ["an older record's SHA-256", sha],
+];
+for (const [kind, hash] of HASHES) {
+  Deno.test(`FileStore.open() recognises the old file after a crash between claim and rename (${kind})`, async () => {
+    await withFolder(async (folder, logger) => {
+      const path = join(folder, "a.json");
+      let store = await FileStore.open({ folder, logger });
+      await store.scoped("w").sync(cm("x"), [{ path, content: bytes("old") }]);
+      await store.close();
+      // What a crash after the claim of "new" was synced, before the rename, leaves behind.
+      const owner = "w|configmap/ns/x";
+      await Deno.writeTextFile(
+        join(folder, RECORD_NAME),
+        JSON.stringify({ op: "claim", path, owner, hash: hash("old") }) + "\n" +
+          JSON.stringify({ op: "claim", path, owner, hash: hash("new"), prev: hash("old") }) +
+          "\n",
+      );
+      store = await FileStore.open({ folder, logger });
+      const out = await store.scoped("w").sync(cm("x"), [{ path, content: bytes("new") }]);
+      await store.close();
+      assert.deepEqual(out.written, [path]);
+      assert.equal(await read(path), "new");
+      assert.deepEqual(logger.warnings(), []);
+    });
+  });
+}
+
+Deno.test("FileStore.open() turns an older record's SHA-256 digests into content hashes", async () => {
   await withFolder(async (folder, logger) => {
-    const path = join(folder, "a.json");
-    let store = await FileStore.open({ folder, logger });
-    await store.scoped("w").sync(cm("x"), [{ path, content: bytes("old") }]);
-    await store.close();
-    // What a crash after the claim of "new" was synced, before the rename, leaves behind.
-    const { createHash } = await import("node:crypto");
-    const sha = (t: string) => createHash("sha256").update(t).digest("hex");
+    const kept = join(folder, "kept.json"), edited = join(folder, "edited.json");
+    await Deno.mkdir(folder);
+    await Deno.writeTextFile(kept, "kept");
+    await Deno.writeTextFile(edited, "edited by hand");
+    const owner = "w|configmap/ns/x";
     await Deno.writeTextFile(
       join(folder, RECORD_NAME),
-      JSON.stringify({ op: "claim", path, owner: "w|configmap/ns/x", hash: sha("old") }) + "\n" +
-        JSON.stringify({
-          op: "claim",
-          path,
-          owner: "w|configmap/ns/x",
-          hash: sha("new"),
-          prev: sha("old"),
-        }) + "\n",
+      [
+        { op: "meta", version: 1 },
+        { op: "claim", path: kept, owner, hash: sha("kept") },
+        { op: "claim", path: edited, owner, hash: sha("as written") },
+      ].map((l) => JSON.stringify(l) + "\n").join(""),
     );
-    store = await FileStore.open({ folder, logger });
-    const out = await store.scoped("w").sync(cm("x"), [{ path, content: bytes("new") }]);
+    const store = await FileStore.open({ folder, logger });
+    const lines = await recordLines(folder);
+    // The same content again: nothing to write, so the digest was recognised as this content's.
+    const out = await store.scoped("w").sync(cm("x"), [{ path: kept, content: bytes("kept") }]);
     await store.close();
-    assert.deepEqual(out.written, [path]);
-    assert.equal(await read(path), "new");
+    assert.deepEqual(lines.filter((l) => l.op === "claim").map((l) => [l.path, l.hash]), [
+      [kept, hashOf("kept")],
+    ]);
+    assert.deepEqual(out.written, []);
+    assert.equal(await read(edited), "edited by hand");
+    assert.deepEqual(
+      logger.records.filter((r) => r.level === "warn").map((r) => [r.message, r.fields?.path]),
+      [[
+        "a recorded file changed since k8s-gsidecar wrote it: it is left alone and no longer managed",
+        edited,
+      ]],
+    );
   });
 });
 

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../util/posix_path.ts";
+import { Hash64 } from "../util/hash64.ts";
 
 /**
  * Name prefix of temporary files (written next to their target, then renamed over it). Paths
@@ -52,17 +52,57 @@ export function signatureOf(info: Deno.FileInfo): StatSignature {
 }
 
 /**
- * SHA-256 of `content`, hex.
+ * The hash the file store records for a file's content: 16 hex digits of {@linkcode Hash64}.
+ *
+ * It answers "is this still the content k8s-gsidecar wrote?", which an accidental collision
+ * (one in 2⁶⁴) could get wrong; anyone who could craft one can write the folder anyway. Computed
+ * in JavaScript, synchronously, because a change set hashes every file it writes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contentHash } from "./fs_ops.ts";
+ * assert.match(contentHash(new TextEncoder().encode("{}")), /^[0-9a-f]{16}$/);
+ * ```
+ */
+export function contentHash(content: Uint8Array): string {
+  return new Hash64().bytes(content).hex();
+}
+
+/**
+ * True for a hash of a record written before {@linkcode contentHash} (a SHA-256 digest, 64 hex
+ * digits): the file store compares it with {@linkcode sha256Hex} once, when it opens the record.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isLegacyHash } from "./fs_ops.ts";
+ * assert(isLegacyHash("e3b0c442".repeat(8)) && !isLegacyHash("e3b0c442".repeat(2)));
+ * ```
+ */
+export function isLegacyHash(hash: string): boolean {
+  return hash.length === 64;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * SHA-256 of `content`, hex, through WebCrypto (asynchronous; no Node compatibility needed). For
+ * the few places that need a stable digest, not for each file of a change set.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { sha256Hex } from "./fs_ops.ts";
- * assert(sha256Hex(new Uint8Array()).startsWith("e3b0c442"));
+ * assert((await sha256Hex(new Uint8Array())).startsWith("e3b0c442"));
  * ```
  */
-export function sha256Hex(content: Uint8Array): string {
-  return createHash("sha256").update(content).digest("hex");
+export async function sha256Hex(content: Uint8Array<ArrayBuffer>): Promise<string> {
+  let hex = "";
+  for (const byte of new Uint8Array(await crypto.subtle.digest("SHA-256", content))) {
+    hex += HEX[byte];
+  }
+  return hex;
 }
 
 /**

@@ -7,21 +7,22 @@
  *
  * ```text
  * {"op":"meta","version":1}
- * {"op":"claim","path":"/config/a.json","owner":"json-file#0|configmap/ns/dash","hash":"<sha256 hex>","mode":420,"prev":"<sha256 hex>"}
+ * {"op":"claim","path":"/config/a.json","owner":"json-file#0|configmap/ns/dash","hash":"<16 hex>","mode":420,"prev":"<16 hex>"}
  * {"op":"release","path":"/config/a.json"}
  * ```
  *
  * A `claim` says "the file at `path` is (or is about to be) the one `owner` wrote, with content of
  * this hash"; `prev` is the hash it replaces, so that a crash between the claim and the rename
  * still recognises the old file as the sidecar's. The last line for a path wins; `release` forgets
- * it. Claims are synced before the files are written; releases follow removals.
+ * it. Hashes are `contentHash()`'s; records written before it hold SHA-256 digests (64 hex), which
+ * the file store checks once and rewrites when it opens the record. Claims are synced before the files are written; releases follow removals.
  *
  * Damaged lines (a crash mid-append, a disk error, an edit) are reported and skipped: the store
  * then adopts the files whose bytes equal what it would write, so a damaged record heals itself.
  *
  * @module
  */
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "../util/posix_path.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { randomHex, TEMP_PREFIX, writeAll } from "./fs_ops.ts";
 
@@ -45,7 +46,8 @@ function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
 export const RECORD_NAME = ".k8s-gsidecar-owned";
 
 const RECORD_VERSION = 1;
-const HASH_RE = /^[0-9a-f]{64}$/;
+// contentHash(), or a SHA-256 digest in a record from before it.
+const HASH_RE = /^(?:[0-9a-f]{16}|[0-9a-f]{64})$/;
 
 /** What the record says about one path. */
 export interface RecordedFile {
