@@ -7,7 +7,8 @@
  * Every sidecar watches the same objects, each with its own folder: the shipped configuration
  * (the V8 flags of `deno task compile`; the targets apply to it) and any `--variant`, whose
  * environment is added to it, e.g. `--variant='arena2 MALLOC_ARENA_MAX=2'` or
- * `--variant='nosemi DENO_V8_FLAGS='`. `--trace-gc` is added to every sidecar's V8 flags so that
+ * `--variant='nosemi DENO_V8_FLAGS='`; `MAIN=PATH` runs another checkout's `main.ts` instead (a
+ * change against its base in one run: `--variant='base MAIN=../base/main.ts'`). `--trace-gc` is added to every sidecar's V8 flags so that
  * the JavaScript heap can be read from its output. Each sample records, per sidecar: VmRSS, where
  * the resident memory lies (`/proc/<pid>/smaps`: glibc arenas, brk heap, other anonymous memory,
  * file-backed), threads, CPU, and the V8 heap of the last GC. `--out` writes the samples as JSON
@@ -19,7 +20,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { print, Report } from "./lib/report.ts";
 import { cpuSeconds, type MemoryBreakdown, memoryBreakdown, rss, threads } from "./lib/procfs.ts";
 import { slope } from "./lib/stats.ts";
@@ -90,11 +91,12 @@ const running: { variant: Variant; sidecar: BenchSidecar; gcsBefore: number }[] 
 const stdbuf = await lineBufferedEnv();
 const lineBuffered = Object.keys(stdbuf).length > 0;
 for (const variant of variants) {
-  const { DENO_V8_FLAGS: v8 = SHIPPED_V8_FLAGS, ...env } = variant.env;
+  const { DENO_V8_FLAGS: v8 = SHIPPED_V8_FLAGS, MAIN: main, ...env } = variant.env;
   const sidecar = await world.sidecar({
     name: `churn-${variant.name}`,
     env: { ...env, ...stdbuf },
     v8Flags: [...v8.split(",").filter(Boolean), "--trace-gc"].join(","),
+    ...(main !== undefined ? { entry: resolve(main) } : {}),
   });
   running.push({ variant, sidecar, gcsBefore: 0 });
 }

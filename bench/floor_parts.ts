@@ -3,10 +3,21 @@
  * no cluster). Idle `deno run` processes, each with the shipped V8 flags and environment:
  *
  * - `bare`: a timer and nothing else;
- * - `node:path`: the same after `import "node:path"` (Deno's Node compatibility starts);
- * - `node:crypto`: after importing `node:crypto` and one SHA-256, as the file store hashes;
+ * - `node:path`, `node:crypto`: after `import "node:path"` (Deno's Node compatibility starts), after
+ *   importing `node:crypto` and one SHA-256 (what the sidecar did before `203203d`);
+ * - `HTTP server`: `Deno.serve` on loopback and one `fetch` to it, as the health endpoints;
+ * - `TLS client`: one `fetch` over HTTPS to a server in this benchmark's process (its CA trusted
+ *   through `Deno.createHttpClient`), as the sidecar talks to the API server;
+ * - `file writes`: 20 files written beside their names and renamed, `lstat`, one `fdatasync`, as
+ *   the file store writes;
  * - `main.ts graph`: after importing the sidecar's `main.ts` (its whole static module graph; it
- *   does not run, `import.meta.main` is false).
+ *   does not run, `import.meta.main` is false);
+ * - `bundle graph`: the same after importing `deno task bundle`'s `main.js` instead;
+ * - `bundle graph, npm packages left out`: the same with `yaml` and `@kubernetes/client-node`
+ *   left out of the bundle (`--external`; it could not load them, it is only imported): the
+ *   program as JavaScript already transpiled, without `deno run`'s inline source maps and without
+ *   the packages' chunks, which `deno run` parses at start because they are dynamic imports;
+ * - `main.ts graph + the three`: the graph, the HTTP server, the TLS client and the writes.
  *
  * Each is started once to warm Deno's caches, then `--runs` times; 2 s after start: VmRSS, its
  * file-backed part, the resident pages of the `deno` binary's code (`r-xp` mappings) and the JS
@@ -20,6 +31,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { MAIN, SHIPPED_ENV, SHIPPED_V8_FLAGS } from "../tests/harness/deno_child.ts";
+import { makePki } from "../tests/harness/pki.ts";
+import { bundleSidecar } from "../tests/harness/sidecar.ts";
 import { mappings, memoryBreakdown, rss } from "./lib/procfs.ts";
 import { percentile } from "./lib/stats.ts";
 import { Report } from "./lib/report.ts";
@@ -36,13 +49,53 @@ const m = Deno.memoryUsage();
 console.log(JSON.stringify({ heapUsed: m.heapUsed }));
 setInterval(() => {}, 60_000);
 `;
-const VARIANTS: Record<string, string> = {
-  "bare": "",
-  "node:path": `import "node:path";`,
-  "node:crypto": `import { createHash } from "node:crypto";
+const HTTP_SERVER = `
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("ok"));
+await (await fetch(\`http://127.0.0.1:\${server.addr.port}/\`)).text();
+`;
+const TLS_CLIENT = (url: string, caPath: string) => `
+const client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(${
+  JSON.stringify(caPath)
+})] });
+await (await fetch(${JSON.stringify(url)}, { client })).text();
+`;
+const FILE_WRITES = (dir: string) => `
+const dir = ${JSON.stringify(dir)};
+const bytes = new TextEncoder().encode("x".repeat(4000));
+for (let i = 0; i < 20; i++) {
+  Deno.writeFileSync(\`\${dir}/.tmp-\${i}\`, bytes);
+  Deno.renameSync(\`\${dir}/.tmp-\${i}\`, \`\${dir}/f\${i}.json\`);
+  Deno.lstatSync(\`\${dir}/f\${i}.json\`);
+}
+const journal = Deno.openSync(\`\${dir}/journal\`, { create: true, append: true });
+journal.writeSync(bytes);
+journal.syncDataSync();
+journal.close();
+`;
+const importOf = (path: string) => `import ${JSON.stringify(pathToFileURL(path).href)};\n`;
+
+/** The variants' module heads; the TLS server and the scratch folder are this process's. */
+function variants(
+  tlsUrl: string,
+  caPath: string,
+  scratch: string,
+  bundles: { whole: string; noPackages: string },
+) {
+  return {
+    "bare": "",
+    "node:path": `import "node:path";`,
+    "node:crypto": `import { createHash } from "node:crypto";
 createHash("sha256").update("x").digest("hex");`,
-  "main.ts graph": `import ${JSON.stringify(pathToFileURL(MAIN).href)};`,
-};
+    "HTTP server": HTTP_SERVER,
+    "TLS client": TLS_CLIENT(tlsUrl, caPath),
+    "file writes": FILE_WRITES(scratch),
+    "main.ts graph": importOf(MAIN),
+    "bundle graph": importOf(bundles.whole),
+    "bundle graph, npm packages left out": importOf(bundles.noPackages),
+    "main.ts graph + the three": importOf(MAIN) + HTTP_SERVER + TLS_CLIENT(tlsUrl, caPath) +
+      FILE_WRITES(scratch),
+  };
+}
 
 interface Reading {
   rss: number;
@@ -96,8 +149,29 @@ async function measure(file: string): Promise<Reading> {
 
 const report = new Report(`the floor's parts (${RUNS} runs each, medians)`);
 const dir = await Deno.makeTempDir({ prefix: "gsidecar-floor-" });
+await Deno.mkdir(join(dir, "pki"));
+const pki = await makePki(join(dir, "pki"));
+const tls = Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  cert: await Deno.readTextFile(pki.servingCertPath),
+  key: await Deno.readTextFile(pki.servingKeyPath),
+  onListen() {},
+}, () => new Response("ok"));
 try {
-  for (const [name, head] of Object.entries(VARIANTS)) {
+  const scratch = join(dir, "files");
+  await Deno.mkdir(scratch);
+  const bundles = {
+    whole: await bundleSidecar(join(dir, "bundle")),
+    noPackages: await bundleSidecar(join(dir, "bundle-no-packages"), [
+      "--external",
+      "yaml",
+      "--external",
+      "@kubernetes/client-node",
+    ]),
+  };
+  const heads = variants(`https://127.0.0.1:${tls.addr.port}/`, pki.caCertPath, scratch, bundles);
+  for (const [name, head] of Object.entries(heads)) {
     const file = join(dir, `${name.replace(/\W+/g, "_")}.ts`);
     await Deno.writeTextFile(file, head + IDLE);
     await measure(file);
@@ -110,6 +184,7 @@ try {
     report.figure(`${name}: JS heap used`, med("heap"), "MiB");
   }
 } finally {
+  await tls.shutdown();
   await Deno.remove(dir, { recursive: true });
 }
 report.note(

@@ -17,11 +17,25 @@ import {
 /**
  * Bundles `main.ts` the way `deno task bundle` does into `outdir` and returns the entry file: the
  * shipped program, for tests and benchmarks where `deno compile` (which needs denort) cannot run.
+ * `extraArgs` go to `deno bundle` (a diagnostic may leave packages out with `--external`).
  */
-export async function bundleSidecar(outdir: string): Promise<string> {
+export async function bundleSidecar(
+  outdir: string,
+  extraArgs: readonly string[] = [],
+): Promise<string> {
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "--code-splitting", "--outdir", outdir, MAIN],
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--code-splitting",
+      ...extraArgs,
+      "--outdir",
+      outdir,
+      MAIN,
+    ],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
