@@ -12,11 +12,12 @@
  *   the file store writes;
  * - `main.ts graph`: after importing the sidecar's `main.ts` (its whole static module graph; it
  *   does not run, `import.meta.main` is false);
- * - `bundle graph`: the same after importing `deno task bundle`'s `main.js` instead;
- * - `bundle graph, npm packages left out`: the same with `yaml` and `@kubernetes/client-node`
- *   left out of the bundle (`--external`; it could not load them, it is only imported): the
- *   program as JavaScript already transpiled, without `deno run`'s inline source maps and without
- *   the packages' chunks, which `deno run` parses at start because they are dynamic imports;
+ * - `bundle graph`: the same after importing `deno task bundle`'s `main.js` instead: the program
+ *   as JavaScript already transpiled, without `deno run`'s inline source maps, its npm packages
+ *   imported by name;
+ * - `bundle graph, npm packages inlined`: the bundle as `deno task bundle` made it before
+ *   (`deno bundle --platform deno --code-splitting`), `@kubernetes/client-node` a 17 MiB chunk
+ *   that `deno run` parses at start because it is a literal dynamic import;
  * - `main.ts graph + the three`: the graph, the HTTP server, the TLS client and the writes.
  *
  * Each is started once to warm Deno's caches, then `--runs` times; 2 s after start: VmRSS, its
@@ -79,7 +80,7 @@ function variants(
   tlsUrl: string,
   caPath: string,
   scratch: string,
-  bundles: { whole: string; noPackages: string },
+  bundles: { byName: string; inlined: string },
 ) {
   return {
     "bare": "",
@@ -90,8 +91,8 @@ createHash("sha256").update("x").digest("hex");`,
     "TLS client": TLS_CLIENT(tlsUrl, caPath),
     "file writes": FILE_WRITES(scratch),
     "main.ts graph": importOf(MAIN),
-    "bundle graph": importOf(bundles.whole),
-    "bundle graph, npm packages left out": importOf(bundles.noPackages),
+    "bundle graph": importOf(bundles.byName),
+    "bundle graph, npm packages inlined": importOf(bundles.inlined),
     "main.ts graph + the three": importOf(MAIN) + HTTP_SERVER + TLS_CLIENT(tlsUrl, caPath) +
       FILE_WRITES(scratch),
   };
@@ -147,6 +148,17 @@ async function measure(file: string): Promise<Reading> {
   }
 }
 
+/** The bundle as `deno task bundle` made it before its npm packages were left out. */
+async function inlinedBundle(outdir: string): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "--code-splitting", "--outdir", outdir, MAIN],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("deno bundle failed");
+  return join(outdir, "main.js");
+}
+
 const report = new Report(`the floor's parts (${RUNS} runs each, medians)`);
 const dir = await Deno.makeTempDir({ prefix: "gsidecar-floor-" });
 await Deno.mkdir(join(dir, "pki"));
@@ -162,13 +174,8 @@ try {
   const scratch = join(dir, "files");
   await Deno.mkdir(scratch);
   const bundles = {
-    whole: await bundleSidecar(join(dir, "bundle")),
-    noPackages: await bundleSidecar(join(dir, "bundle-no-packages"), [
-      "--external",
-      "yaml",
-      "--external",
-      "@kubernetes/client-node",
-    ]),
+    byName: await bundleSidecar(join(dir, "bundle")),
+    inlined: await inlinedBundle(join(dir, "bundle-inlined")),
   };
   const heads = variants(`https://127.0.0.1:${tls.addr.port}/`, pki.caCertPath, scratch, bundles);
   for (const [name, head] of Object.entries(heads)) {

@@ -1,7 +1,8 @@
 /**
  * The shipped program, not just the sources: `deno task compile` needs denort, which cannot be
  * downloaded on the build machines, so the same module graph is bundled (`deno task bundle`)
- * and run by `deno`, in a pod-like environment and out of cluster.
+ * and run by `deno`, in a pod-like environment and out of cluster (where the bundle imports
+ * `@kubernetes/client-node` by name, through the deno.json and deno.lock beside it).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -13,6 +14,16 @@ Deno.test("the bundled program syncs in a pod and out of cluster", async (t) => 
   await using cluster = await startCluster();
   const outdir = await Deno.makeTempDir({ dir: cluster.dataDir, prefix: "bundle-" });
   const entry = await bundleSidecar(outdir);
+  await t.step("npm packages stay out of the chunks, imported by name", async () => {
+    const main = await Deno.readTextFile(entry);
+    assert.match(main, /import\("@kubernetes\/client-node"\)/);
+    for await (const f of Deno.readDir(outdir)) {
+      const { size } = await Deno.stat(join(outdir, f.name));
+      assert.ok(size < 1024 * 1024, `${f.name}: ${size} bytes`);
+    }
+    const config = JSON.parse(await Deno.readTextFile(join(outdir, "deno.json")));
+    assert.match(config.imports["@kubernetes/client-node"], /^npm:@kubernetes\/client-node@/);
+  });
   const ns = "bundled";
   await cluster.createNamespace(ns);
   await cm(cluster, ns, "a", { "a.json": '{"bundled":true}' });
@@ -34,7 +45,7 @@ Deno.test("the bundled program syncs in a pod and out of cluster", async (t) => 
     assert.equal(await readText(join(folder, "a.json")), '{"bundled":true}');
   });
 
-  await t.step("out of cluster (KUBECONFIG, client-node chunk loaded on demand)", async () => {
+  await t.step("out of cluster (KUBECONFIG, client-node imported on demand)", async () => {
     const kubeconfig = await cluster.tokenKubeconfig(sa);
     const folder = await Deno.makeTempDir({ dir: cluster.dataDir });
     const r = await runSidecarToEnd(undefined, {

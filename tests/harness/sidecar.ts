@@ -15,32 +15,20 @@ import {
 } from "../../src/testing/mod.ts";
 
 /**
- * Bundles `main.ts` the way `deno task bundle` does into `outdir` and returns the entry file: the
+ * Bundles `main.ts` with `deno task bundle`'s script into `outdir` and returns the entry file: the
  * shipped program, for tests and benchmarks where `deno compile` (which needs denort) cannot run.
- * `extraArgs` go to `deno bundle` (a diagnostic may leave packages out with `--external`).
  */
-export async function bundleSidecar(
-  outdir: string,
-  extraArgs: readonly string[] = [],
-): Promise<string> {
+export async function bundleSidecar(outdir: string): Promise<string> {
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "--code-splitting",
-      ...extraArgs,
-      "--outdir",
-      outdir,
-      MAIN,
-    ],
+    args: ["run", "--allow-all", "--quiet", "scripts/bundle.ts", outdir],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
   }).output();
-  if (!out.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`deno task bundle failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return `${outdir}/main.js`;
 }
 
