@@ -28,7 +28,7 @@ import {
   NotifyMerge,
 } from "./notifiers/dispatcher.ts";
 import { errorMessage } from "./util/errors.ts";
-import { collectGarbageSoon } from "./util/collect_garbage.ts";
+import { CollectionSchedule, type Urgency } from "./util/collect_garbage.ts";
 import { family, type Metric } from "./util/metrics.ts";
 import { type FileStore, ownerKey, parseOwnerKey } from "./writers/file_store.ts";
 
@@ -46,10 +46,11 @@ export interface PipelineOptions {
     | ((changeSet: ChangeSet) => Promise<{ changeSet: ChangeSet; held: HeldKeys }>)
     | undefined;
   /**
-   * Called after the end of the initial sync and after each relisted scope: the work that leaves
-   * the most garbage. {@linkcode collectGarbageSoon} by default.
+   * Asks for a thorough garbage collection: `"now"` after the end of the initial sync and after
+   * each relisted scope (the work that leaves the most garbage), `"within-interval"` after any
+   * other step that changed files. The process's one {@linkcode CollectionSchedule} by default.
    */
-  collectGarbage?: (() => void) | undefined;
+  collectGarbage?: ((urgency: Urgency) => void) | undefined;
 }
 
 /** Counters for metrics. */
@@ -61,6 +62,10 @@ export interface PipelineStats {
   writerErrors: number;
   lastSuccess: number;
 }
+
+// V8's heap is the process's: every pipeline asks the same schedule.
+let schedule: CollectionSchedule | undefined;
+const processSchedule = () => schedule ??= new CollectionSchedule();
 
 const NO_ENTRIES: ReadonlyMap<string, Uint8Array> = new Map();
 
@@ -185,9 +190,9 @@ export class Pipeline {
       });
     }
     this.#notify(changeSet, result, step.endOfInitial);
-    if (step.endOfInitial || step.prune !== undefined) {
-      (this.#opts.collectGarbage ?? collectGarbageSoon)();
-    }
+    const collect = this.#opts.collectGarbage ?? ((urgency) => processSchedule().request(urgency));
+    if (step.endOfInitial || step.prune !== undefined) collect("now");
+    else if (!changeSet.initial && changedFiles(result)) collect("within-interval");
     return ok;
   }
 

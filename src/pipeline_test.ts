@@ -5,12 +5,13 @@ import type { ChangeSet, WriteResult } from "./model.ts";
 import { PluginHost } from "./host/plugin_host.ts";
 import type { NotifyDispatcher } from "./notifiers/dispatcher.ts";
 import { Pipeline } from "./pipeline.ts";
+import type { Urgency } from "./util/collect_garbage.ts";
 import { changeSetOf } from "./testing/change_set.ts";
 import { recordingLogger } from "./testing/logger.ts";
 import { FileStore } from "./writers/file_store.ts";
 
 /** The pipeline with the json-file writer and a dispatcher that only records what it is given. */
-async function setup(folder: string, collectGarbage?: () => void) {
+async function setup(folder: string, collectGarbage?: (urgency: Urgency) => void) {
   const { logger } = recordingLogger();
   const signal = new AbortController().signal;
   const store = await FileStore.open({ folder, logger });
@@ -81,28 +82,33 @@ Deno.test("Pipeline.apply() submits an initial sync of many steps once, with eve
   }
 });
 
-Deno.test("Pipeline.apply() asks for a collection at the end of the initial sync and after a relist, not after an edit", async () => {
+Deno.test("Pipeline.apply() asks for a collection now after the initial sync and a relist, within the interval after a change", async () => {
   const folder = await Deno.makeTempDir();
   try {
-    let collections = 0;
-    const { pipeline, close } = await setup(folder, () => collections++);
-    const step = (seq: number, initial: boolean) =>
-      changeSetOf([{ name: `o${seq}`, data: { [`o${seq}.json`]: "{}" }, dir: folder }], {
-        seq,
-        initial,
-      });
+    const asked: Urgency[] = [];
+    const { pipeline, close } = await setup(folder, (urgency) => asked.push(urgency));
+    const step = (seq: number, initial: boolean, content = "{}") =>
+      changeSetOf(
+        [{ name: `o${seq % 10}`, data: { [`o${seq % 10}.json`]: content }, dir: folder }],
+        {
+          seq,
+          initial,
+        },
+      );
     await pipeline.apply({ changeSet: step(1, true), endOfInitial: false });
-    assert.equal(collections, 0, "a page of the initial sync");
+    assert.deepEqual(asked, [], "a page of the initial sync");
     await pipeline.apply({ changeSet: step(2, true), endOfInitial: true });
-    assert.equal(collections, 1, "the end of the initial sync");
+    assert.deepEqual(asked, ["now"], "the end of the initial sync");
     await pipeline.apply({ changeSet: step(3, false), endOfInitial: false });
-    assert.equal(collections, 1, "an edit");
+    assert.deepEqual(asked, ["now", "within-interval"], "an edit");
+    await pipeline.apply({ changeSet: step(13, false), endOfInitial: false });
+    assert.deepEqual(asked, ["now", "within-interval"], "the same content again: nothing written");
     await pipeline.apply({
       changeSet: step(4, false),
       endOfInitial: false,
       prune: { where: "all", live: [] },
     });
-    assert.equal(collections, 2, "a relist");
+    assert.deepEqual(asked, ["now", "within-interval", "now"], "a relist");
     await close();
   } finally {
     await Deno.remove(folder, { recursive: true });

@@ -1,12 +1,20 @@
 /**
- * One full garbage collection once the event loop is free, after work that leaves much garbage
- * behind (an initial sync, a relist). V8 on its own collects that garbage only 10–30 s later
- * (BENCHMARKS.md, "Memory"): until then the sidecar's resident memory holds every page it
- * listed. The shipped program runs with `--expose-gc` (`deno task start`, `deno task compile`);
- * without it there is no `gc` to call and nothing happens.
+ * Thorough garbage collections at the moments the sidecar knows garbage is waiting, instead of
+ * when V8 gets to it.
+ *
+ * After an initial sync or a relist, V8 on its own collected the lists' garbage only 10–30 s later
+ * (BENCHMARKS.md, "Memory"): until then the resident memory held every page listed. Under a steady
+ * stream of changes each replaced value (a buffer outside V8's heap, kept by the file store until
+ * the next change of its object) waited for V8's next full collection, which its heuristics put
+ * off while the heap grew: glibc's heap and V8's committed pages climbed ~8 MiB over 15 minutes
+ * at 2 changes/s ("Churn"). So after a change the sidecar collects too, but at most once a minute.
+ *
+ * The shipped program runs with `--expose-gc` (`deno task start`, `deno task compile`); without it
+ * there is no `gc` to call and nothing happens.
  *
  * @module
  */
+import { type Clock, systemClock, type Timer } from "./clock.ts";
 
 /** V8's `gc()`, as `--expose-gc` defines it (only the options used here). */
 export type GcFunction = (
@@ -15,42 +23,76 @@ export type GcFunction = (
 
 /**
  * Collections until nothing more is freed, then the freed pages and array buffers handed back: a
- * single plain `gc()` leaves both to V8's next collection, which comes 10–30 s later.
+ * single plain `gc()` leaves both to V8's next collection.
  */
 const THOROUGH = { type: "major", execution: "sync", flavor: "last-resort" } as const;
 
-let pending: ReturnType<typeof setTimeout> | undefined;
+/** How soon a collection is wanted: once the event loop is free, or within the interval. */
+export type Urgency = "now" | "within-interval";
+
+/** Options of {@linkcode CollectionSchedule}. */
+export interface CollectionScheduleOptions {
+  /** V8's `gc`; `globalThis.gc` by default (defined with `--expose-gc`). */
+  gc?: GcFunction | undefined;
+  clock?: Clock | undefined;
+  /** Least time between collections asked for `"within-interval"`; 60 s by default. */
+  intervalMs?: number | undefined;
+}
 
 /**
- * Schedules one full collection on a timer of `delayMs`; calls made before it runs are folded into
- * it. Returns false when there is no `gc` to call.
+ * When to run thorough collections: `"now"` once the event loop is free, `"within-interval"` no
+ * sooner than the interval after the last collection. Requests made while one is scheduled fold
+ * into it (an urgent one brings it forward).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { collectGarbageSoon } from "./collect_garbage.ts";
- * const { promise, resolve } = Promise.withResolvers<void>();
- * let calls = 0;
- * const gc = () => {
- *   calls++;
- *   resolve();
- * };
- * assert.equal(collectGarbageSoon(gc), true);
- * assert.equal(collectGarbageSoon(gc), true);
- * await promise;
- * assert.equal(calls, 1);
- * assert.equal(collectGarbageSoon(undefined), false);
+ * import { CollectionSchedule } from "./collect_garbage.ts";
+ * import { FakeClock } from "./fake_clock.ts";
+ * const clock = new FakeClock();
+ * let collections = 0;
+ * const schedule = new CollectionSchedule({ gc: () => collections++, clock, intervalMs: 60_000 });
+ * schedule.request("now");
+ * await clock.advance(0);
+ * schedule.request("within-interval");
+ * schedule.request("within-interval");
+ * await clock.advance(59_999);
+ * assert.equal(collections, 1);
+ * await clock.advance(1);
+ * assert.equal(collections, 2);
  * ```
  */
-export function collectGarbageSoon(
-  gc: GcFunction | undefined = (globalThis as { gc?: GcFunction }).gc,
-  delayMs = 0,
-): boolean {
-  if (typeof gc !== "function") return false;
-  if (pending !== undefined) return true;
-  pending = setTimeout(() => {
-    pending = undefined;
-    gc(THOROUGH);
-  }, delayMs);
-  return true;
+export class CollectionSchedule {
+  readonly #gc: GcFunction | undefined;
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  #last = -Infinity;
+  #pending: { timer: Timer; due: number } | undefined;
+
+  constructor(opts: CollectionScheduleOptions = {}) {
+    this.#gc = "gc" in opts ? opts.gc : (globalThis as { gc?: GcFunction }).gc;
+    this.#clock = opts.clock ?? systemClock;
+    this.#intervalMs = opts.intervalMs ?? 60_000;
+  }
+
+  /** Asks for a collection; false when there is no `gc` to call. */
+  request(urgency: Urgency): boolean {
+    const gc = this.#gc;
+    if (typeof gc !== "function") return false;
+    const now = this.#clock.now();
+    const due = urgency === "now" ? now : Math.max(now, this.#last + this.#intervalMs);
+    if (this.#pending !== undefined) {
+      if (this.#pending.due <= due) return true;
+      this.#pending.timer.cancel();
+    }
+    this.#pending = {
+      due,
+      timer: this.#clock.timer(due - now, () => {
+        this.#pending = undefined;
+        this.#last = this.#clock.now();
+        gc(THOROUGH);
+      }),
+    };
+    return true;
+  }
 }
