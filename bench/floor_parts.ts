@@ -21,8 +21,9 @@
  * - `main.ts graph + the three`: the graph, the HTTP server, the TLS client and the writes.
  *
  * Each is started once to warm Deno's caches, then `--runs` times; 2 s after start: VmRSS, its
- * file-backed part, the resident pages of the `deno` binary's code (`r-xp` mappings) and the JS
- * heap used (`Deno.memoryUsage()` in the process). Medians.
+ * file-backed part, the resident pages of the `deno` binary's code (`r-xp` mappings), the JS
+ * heap used (`Deno.memoryUsage()` in the process) and the CPU time since it started (utime +
+ * stime: starting Deno, loading the modules, the one action). Medians.
  *
  *   deno run -A bench/floor_parts.ts [--runs=3]
  *
@@ -34,7 +35,7 @@ import { pathToFileURL } from "node:url";
 import { MAIN, SHIPPED_ENV, SHIPPED_V8_FLAGS } from "../tests/harness/deno_child.ts";
 import { makePki } from "../tests/harness/pki.ts";
 import { bundleSidecar } from "../tests/harness/sidecar.ts";
-import { mappings, memoryBreakdown, rss } from "./lib/procfs.ts";
+import { cpuSeconds, mappings, memoryBreakdown, rss } from "./lib/procfs.ts";
 import { percentile } from "./lib/stats.ts";
 import { Report } from "./lib/report.ts";
 
@@ -103,6 +104,8 @@ interface Reading {
   file: number;
   text: number;
   heap: number;
+  /** CPU seconds so far: starting Deno, loading the modules, the variant's one action. */
+  cpu: number;
 }
 
 /** Starts `file`, waits for its heap line, reads `/proc`, and stops it. */
@@ -138,6 +141,7 @@ async function measure(file: string): Promise<Reading> {
       file: fileBacked,
       text,
       heap: JSON.parse(line).heapUsed / 1024 / 1024,
+      cpu: cpuSeconds(child.pid),
     };
     reader.releaseLock();
     return reading;
@@ -189,6 +193,7 @@ try {
     report.figure(`${name}: file-backed`, med("file"), "MiB");
     report.figure(`${name}: deno binary code (r-xp)`, med("text"), "MiB");
     report.figure(`${name}: JS heap used`, med("heap"), "MiB");
+    report.figure(`${name}: CPU since start`, med("cpu"), "s", undefined, 2);
   }
 } finally {
   await tls.shutdown();
