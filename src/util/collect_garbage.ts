@@ -6,7 +6,7 @@
  * (BENCHMARKS.md, "Memory"): until then the resident memory held every page listed. Under a steady
  * stream of changes each replaced value (a buffer outside V8's heap, kept by the file store until
  * the next change of its object) waited for V8's next full collection, which its heuristics put
- * off while the heap grew: glibc's heap and V8's committed pages climbed ~8 MiB over 15 minutes
+ * off while the heap grew: glibc's heap and V8's committed pages climbed ~9 MiB in 15 minutes
  * at 2 changes/s ("Churn"). So after a change the sidecar collects too, but at most once a minute.
  *
  * The shipped program runs with `--expose-gc` (`deno task start`, `deno task compile`); without it

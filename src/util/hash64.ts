@@ -1,12 +1,14 @@
 /**
- * A fast 64-bit hash over a sequence of byte arrays and strings, for telling in memory whether
- * something changed. Not cryptographic: nothing persisted or security-relevant may rely on it.
+ * A fast 64-bit hash over a sequence of byte arrays and strings, for telling whether something
+ * changed: the reconciler's hash of what an object contributes, the file store's hash of what it
+ * wrote. Not cryptographic: an accidental collision is one in 2⁶⁴, and nothing may rely on it
+ * where someone could gain by crafting one.
  *
  * Why not `node:crypto`: with the Node compatibility it starts, its import cost an idle process
  * 5.3 MiB of resident memory and 0.04 s of CPU at start (`bench/floor_parts.ts`), and WebCrypto's
- * digest is asynchronous (a thread hop per file). Two
- * MurmurHash3 (x86, 32-bit) lanes with their own rotations and multipliers read each 32-bit word;
- * each part ends by mixing in its length and kind, so where one part ends and the next begins matters.
+ * digest is asynchronous (a thread hop per file). Two MurmurHash3 (x86, 32-bit) lanes with their
+ * own rotations and multipliers read each 32-bit word; each part ends by mixing in its length and
+ * kind, so where one part ends and the next begins matters.
  *
  * @module
  */
