@@ -4,10 +4,11 @@
  *
  * After an initial sync or a relist, V8 on its own collected the lists' garbage only 10–30 s later
  * (BENCHMARKS.md, "Memory"): until then the resident memory held every page listed. Under a steady
- * stream of changes each replaced value (a buffer outside V8's heap, kept by the file store until
- * the next change of its object) waited for V8's next full collection, which its heuristics put
- * off while the heap grew: glibc's heap and V8's committed pages climbed ~9 MiB in 15 minutes
- * at 2 changes/s ("Churn"). So after a change the sidecar collects too, but at most once a minute.
+ * stream of changes each update's values (buffers outside V8's heap) lived through their write,
+ * long enough to reach V8's old generation, and waited there for V8's next full collection, which
+ * its heuristics put off while the heap grew: glibc's heap and V8's committed pages climbed ~9 MiB
+ * in 15 minutes at 2 changes/s ("Churn"). So after a change the sidecar collects too, but at most
+ * once a minute.
  *
  * The shipped program runs with `--expose-gc` (`deno task start`, `deno task compile`); without it
  * there is no `gc` to call and nothing happens.
