@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { after, type Timer } from "../util/clock.ts";
 import { messageOf } from "../util/errors.ts";
 
 /** Which plugin call failed. */
@@ -80,7 +81,7 @@ export async function invokeHook<T>(
   fn: (signal: AbortSignal) => T | Promise<T>,
 ): Promise<T> {
   const ac = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Timer | undefined;
   let onParentAbort = () => {};
   const timeout = new Promise<never>((_, reject) => {
     // On shutdown nobody waits for a hook that ignores its signal.
@@ -90,13 +91,13 @@ export async function invokeHook<T>(
     };
     if (parent?.aborted) onParentAbort();
     else parent?.addEventListener("abort", onParentAbort, { once: true });
-    timer = setTimeout(() => {
+    timer = after(timeoutMs, () => {
       const err = new PluginError(label, `did not settle within ${timeoutMs} ms`, {
         timedOut: true,
       });
       ac.abort(err);
       reject(err);
-    }, timeoutMs);
+    });
   });
   try {
     return await Promise.race([
@@ -111,7 +112,7 @@ export async function invokeHook<T>(
       timeout,
     ]);
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
     parent?.removeEventListener("abort", onParentAbort);
   }
 }

@@ -48,7 +48,7 @@ import { NotifyError, type RetryPolicy } from "../plugin/contract.ts";
 import { PluginError } from "../host/invoke.ts";
 import type { Logger } from "../plugin/logger.ts";
 import { backoffDelay } from "../util/backoff.ts";
-import { type Clock, sleep, systemClock } from "../util/clock.ts";
+import { after, type Clock, sleep, systemClock, type Timer } from "../util/clock.ts";
 import { family, type Metric } from "../util/metrics.ts";
 import { messageOf } from "../util/errors.ts";
 
@@ -603,14 +603,14 @@ export class NotifyDispatcher {
    */
   async close(graceMs = 5_000): Promise<void> {
     this.#closing.abort();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     try {
       await Promise.race([
         this.idle(),
-        new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
+        new Promise<void>((resolve) => timer = after(graceMs, resolve)),
       ]);
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
     this.#stop.abort();
     await this.idle();

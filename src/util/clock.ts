@@ -46,17 +46,48 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   random: () => Math.random(),
   timer(ms: number, fn: () => void): Timer {
-    let handle: ReturnType<typeof setTimeout> | undefined;
+    let handle: Timer | undefined;
     const due = Date.now() + Math.max(0, ms);
     const arm = () => {
       const left = due - Date.now();
-      if (left > MAX_TIMEOUT_MS) handle = setTimeout(arm, MAX_TIMEOUT_MS);
-      else handle = setTimeout(fn, Math.max(0, left));
+      if (left > MAX_TIMEOUT_MS) handle = after(MAX_TIMEOUT_MS, arm);
+      else handle = after(left, fn);
     };
     arm();
-    return { cancel: () => clearTimeout(handle) };
+    return { cancel: () => handle?.cancel() };
   },
 };
+
+/**
+ * Calls `fn` once after `ms` (at most 2³¹−1) unless cancelled first, without the global
+ * `setTimeout`: in Deno 2.9 its first call loads Node's timers and with them much of the Node
+ * compatibility layer (3 MiB of resident memory). `AbortSignal.timeout` uses Deno's own timers.
+ * A cancelled timer lets go of `fn` at once; its signal fires unheard later.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { after } from "./clock.ts";
+ * const fired: string[] = [];
+ * after(5, () => fired.push("kept")) ;
+ * after(1, () => fired.push("cancelled")).cancel();
+ * await new Promise<void>((resolve) => after(20, resolve));
+ * assert.deepEqual(fired, ["kept"]);
+ * ```
+ */
+export function after(ms: number, fn: () => void): Timer {
+  let pending: (() => void) | undefined = fn;
+  AbortSignal.timeout(Math.max(0, Math.min(ms, MAX_TIMEOUT_MS))).addEventListener(
+    "abort",
+    () => {
+      const f = pending;
+      pending = undefined;
+      f?.();
+    },
+    { once: true },
+  );
+  return { cancel: () => pending = undefined };
+}
 
 /**
  * Waits `ms` on `clock`, resolving early (never rejecting) when `signal` aborts.

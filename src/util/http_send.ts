@@ -37,6 +37,7 @@
  *
  * @module
  */
+import { after } from "./clock.ts";
 import { insecureFetch } from "./insecure_fetch.ts";
 import { errorMessage } from "./errors.ts";
 
@@ -223,7 +224,7 @@ export async function sendHttp(url: URL, options: HttpSendOptions): Promise<Http
   const transport = options.skipTlsVerify ? insecureTransport : fetchTransport;
   const timedOut = new DOMException(`timed out after ${options.timeoutMs} ms`, "TimeoutError");
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(timedOut), options.timeoutMs);
+  const timer = after(options.timeoutMs, () => timeout.abort(timedOut));
   const signal = options.signal
     ? AbortSignal.any([options.signal, timeout.signal])
     : timeout.signal;
@@ -302,7 +303,7 @@ export async function sendHttp(url: URL, options: HttpSendOptions): Promise<Http
       current = next;
     }
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 
