@@ -2,7 +2,9 @@
  * What the 10-object floor is made of before the sidecar does anything (a diagnostic: no targets,
  * no cluster). Idle `deno run` processes, each with the shipped V8 flags and environment:
  *
- * - `bare`: a timer and nothing else;
+ * - `bare`: a timer (`AbortSignal.timeout`) and nothing else;
+ * - `setTimeout`: the same after one call of the global `setTimeout`, which in Deno 2.9 loads
+ *   Node's timers (the sidecar does not call it since `c8d3547`);
  * - `node:path`, `node:crypto`: after `import "node:path"` (Deno's Node compatibility starts), after
  *   importing `node:crypto` and one SHA-256 (what the sidecar did before `203203d`);
  * - `HTTP server`: `Deno.serve` on loopback and one `fetch` to it, as the health endpoints;
@@ -45,11 +47,13 @@ const { values: args } = parseArgs({
 });
 const RUNS = Number(args.runs);
 
+// AbortSignal.timeout, not setTimeout: in Deno 2.9 the global setTimeout loads Node's timers
+// (3 MiB), which the sidecar no longer does (`after()` in src/util/clock.ts).
 const IDLE = `
-await new Promise((r) => setTimeout(r, 2000));
+await new Promise((r) => AbortSignal.timeout(2000).addEventListener("abort", r));
 const m = Deno.memoryUsage();
 console.log(JSON.stringify({ heapUsed: m.heapUsed }));
-setInterval(() => {}, 60_000);
+AbortSignal.timeout(600_000).addEventListener("abort", () => {});
 `;
 const HTTP_SERVER = `
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("ok"));
@@ -85,6 +89,7 @@ function variants(
 ) {
   return {
     "bare": "",
+    "setTimeout": "setTimeout(() => {}, 1);\n",
     "node:path": `import "node:path";`,
     "node:crypto": `import { createHash } from "node:crypto";
 createHash("sha256").update("x").digest("hex");`,
