@@ -23,8 +23,21 @@ export function isAbsolute(path: string): boolean {
   return path.startsWith("/");
 }
 
-/** Resolves `.`, `..` and repeated slashes; `..` above the root is dropped when `rooted`. */
+/** A path with a `.` or `..` segment or a repeated slash: only these need the segment walk. */
+const NOT_NORMAL = /\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
+/**
+ * Resolves `.`, `..` and repeated slashes; `..` above the root is dropped when `rooted`. The
+ * result has no leading or trailing slash.
+ */
 function segments(path: string, rooted: boolean): string {
+  // Nearly every path the sidecar builds is already normal: one regular expression test instead
+  // of splitting and joining (it was the largest cost of these functions in a sync's profile).
+  if (!NOT_NORMAL.test(path)) {
+    const start = path.startsWith("/") ? 1 : 0;
+    const end = path.length > start && path.endsWith("/") ? path.length - 1 : path.length;
+    return path.slice(start, end);
+  }
   const out: string[] = [];
   for (const seg of path.split("/")) {
     if (seg === "" || seg === ".") continue;

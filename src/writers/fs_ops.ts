@@ -116,9 +116,18 @@ export async function sha256Hex(content: Uint8Array<ArrayBuffer>): Promise<strin
  * ```
  */
 export function randomHex(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  // One call of the random source per 512 names: a change set names a temp file per file.
+  if (randomAt >= randomPool.length) {
+    crypto.getRandomValues(randomPool);
+    randomAt = 0;
+  }
+  let hex = "";
+  for (const end = randomAt + 8; randomAt < end; randomAt++) hex += HEX[randomPool[randomAt]!];
+  return hex;
 }
+
+const randomPool = new Uint8Array(4096);
+let randomAt = randomPool.length;
 
 /**
  * The signature of the file at `path` (not following a symlink there); `undefined` when nothing
