@@ -70,7 +70,7 @@ export const systemClock: Clock = {
  * import assert from "node:assert/strict";
  * import { after } from "./clock.ts";
  * const fired: string[] = [];
- * after(5, () => fired.push("kept")) ;
+ * after(5, () => fired.push("kept"));
  * after(1, () => fired.push("cancelled")).cancel();
  * await new Promise<void>((resolve) => after(20, resolve));
  * assert.deepEqual(fired, ["kept"]);
@@ -78,7 +78,9 @@ export const systemClock: Clock = {
  */
 export function after(ms: number, fn: () => void): Timer {
   let pending: (() => void) | undefined = fn;
-  AbortSignal.timeout(Math.max(0, Math.min(ms, MAX_TIMEOUT_MS))).addEventListener(
+  // AbortSignal.timeout refuses what setTimeout takes as 0: NaN, negatives, infinities.
+  const delay = Number.isFinite(ms) ? Math.max(0, Math.min(ms, MAX_TIMEOUT_MS)) : 0;
+  AbortSignal.timeout(delay).addEventListener(
     "abort",
     () => {
       const f = pending;
