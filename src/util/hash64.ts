@@ -5,7 +5,7 @@
  * where someone could gain by crafting one.
  *
  * Why not `node:crypto`: with the Node compatibility it starts, its import cost an idle process
- * 5.3 MiB of resident memory and 0.04 s of CPU at start (`bench/floor_parts.ts`), and WebCrypto's
+ * 8.7 MiB of resident memory and 0.04 s of CPU at start (`bench/floor_parts.ts`), and WebCrypto's
  * digest is asynchronous (a thread hop per file). Two MurmurHash3 (x86, 32-bit) lanes with their
  * own rotations and multipliers read each 32-bit word; each part ends by mixing in its length and
  * kind, so where one part ends and the next begins matters.

@@ -2,8 +2,8 @@
  * POSIX path functions with the results of `node:path`'s, for the sidecar's own modules.
  *
  * Why not `node:path`: importing any `node:` module starts Deno's Node compatibility, which cost
- * an idle process about 2 MiB of resident memory and 0.02 s of CPU at start
- * (`bench/floor_parts.ts`) for a handful of string functions. The sidecar runs on Linux only, so POSIX is all it needs.
+ * an idle process about 4 MiB of resident memory (`bench/floor_parts.ts`) for a handful of string
+ * functions. The sidecar runs on Linux only, so POSIX is all it needs.
  * `posix_path_test.ts` checks every function against `node:path`'s POSIX functions.
  *
  * @module
