@@ -4,7 +4,9 @@
  *
  * - `lstat` of a path that is not there (Deno throws `NotFound`) and of one that is;
  * - reading a directory of `--n` names, per name;
- * - SHA-256 of a 4 KB file's content as the file store computes it.
+ * - the content hash of a 4 KB file's content as the file store computes it;
+ * - the memory a cancelled `after()` timer keeps until its time (its `AbortSignal.timeout`):
+ *   `--n` of them, the JS heap and RSS before and after, per timer.
  *
  *   deno run -A bench/unit_costs.ts [--n=20000] [--dir=/dev/shm]
  *
@@ -13,6 +15,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { contentHash } from "../src/writers/fs_ops.ts";
+import { after } from "../src/util/clock.ts";
 import { jsonPayload } from "./lib/objects.ts";
 import { Report } from "./lib/report.ts";
 
@@ -65,4 +68,23 @@ try {
   Deno.removeSync(dir, { recursive: true });
 }
 
+const before = Deno.memoryUsage();
+for (let i = 0; i < N; i++) after(600_000, () => {}).cancel();
+const afterTimers = Deno.memoryUsage();
+report.figure(
+  "a cancelled after() timer until its time: JS heap",
+  (afterTimers.heapUsed - before.heapUsed) / N,
+  "B",
+  undefined,
+  0,
+);
+report.figure(
+  "… and RSS",
+  (afterTimers.rss - before.rss) / N,
+  "B",
+  undefined,
+  0,
+);
+
 await report.finish();
+Deno.exit(); // the cancelled timers would keep the process for 10 minutes
