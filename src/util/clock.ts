@@ -62,8 +62,9 @@ export const systemClock: Clock = {
  * Calls `fn` once after `ms` (at most 2³¹−1) unless cancelled first, without the global
  * `setTimeout`: in Deno 2.9 its first call loads Node's timers and with them much of the Node
  * compatibility layer (3 MiB of resident memory). `AbortSignal.timeout` uses Deno's own timers.
- * A cancelled timer lets go of `fn` at once; its signal (about 1.2 KB resident, `bench/unit_costs.ts`) stays until its time and
- * fires unheard: a hook's 30 s timeout, cancelled when the hook returns, costs that for 30 s.
+ * A cancelled timer lets go of `fn` at once; its signal (about 1.2 KB resident,
+ * `bench/unit_costs.ts`) stays until its time and fires unheard: a hook's 30 s timeout, cancelled
+ * when the hook returns, costs that for 30 s.
  *
  * @example
  * ```ts
