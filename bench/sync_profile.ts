@@ -13,6 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { freePort, Inspector } from "./lib/inspector.ts";
 import { print, Report } from "./lib/report.ts";
 import { sleep, startWorld } from "./lib/world.ts";
 
@@ -39,41 +40,6 @@ interface Profile {
   endTime: number;
 }
 
-/** A free TCP port on loopback (free when asked; the inspector takes it right after). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** One Chrome DevTools Protocol session over the inspector's WebSocket. */
-async function inspector(port: number) {
-  let targets: { webSocketDebuggerUrl: string }[] = [];
-  while (targets.length === 0) {
-    targets = await fetch(`http://127.0.0.1:${port}/json/list`)
-      .then((r) => r.json()).catch(() => []);
-    if (targets.length === 0) await sleep(20);
-  }
-  const ws = new WebSocket(targets[0]!.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let id = 0;
-  const pending = new Map<number, (result: Record<string, unknown>) => void>();
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data as string);
-    if (typeof msg.id === "number") pending.get(msg.id)?.(msg.result ?? {});
-  };
-  const send = (method: string, params: Record<string, unknown> = {}) =>
-    new Promise<Record<string, unknown>>((resolve) => {
-      pending.set(++id, resolve);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  return { send, close: () => ws.close() };
-}
-
 const report = new Report(`where a ${N}-object initial sync's CPU goes (diagnostic)`);
 await using world = await startWorld();
 await world.createObjects(0, N);
@@ -83,14 +49,15 @@ const sidecar = await world.sidecar({
   folderIn: "/dev/shm",
   denoArgs: [`--inspect-wait=127.0.0.1:${port}`],
 });
-const session = await inspector(port);
+const session = await Inspector.connect(port);
 await session.send("Profiler.enable");
 await session.send("Profiler.setSamplingInterval", { interval: Number(args["interval-us"]) });
 await session.send("Profiler.start");
 await session.send("Runtime.runIfWaitingForDebugger");
 await sidecar.waitFiles(2 * N, { pollMs: 20 });
 await sleep(300);
-const { profile } = await session.send("Profiler.stop") as { profile: Profile };
+const { result } = await session.send("Profiler.stop") as { result: { profile: Profile } };
+const { profile } = result;
 session.close();
 
 const msPerSample = (profile.endTime - profile.startTime) / profile.samples.length / 1000;

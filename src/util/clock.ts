@@ -71,10 +71,9 @@ export const systemClock: Clock = {
  * import assert from "node:assert/strict";
  * import { after } from "./clock.ts";
  * const fired: string[] = [];
- * after(5, () => fired.push("kept"));
  * after(1, () => fired.push("cancelled")).cancel();
- * await new Promise<void>((resolve) => after(20, resolve));
- * assert.deepEqual(fired, ["kept"]);
+ * await new Promise<void>((resolve) => after(5, () => resolve(void fired.push("kept"))));
+ * assert.deepEqual(fired, ["kept"]); // the cancelled one, due first, never fired
  * ```
  */
 export function after(ms: number, fn: () => void): Timer {

@@ -2,12 +2,17 @@ import assert from "node:assert/strict";
 import { after, systemClock } from "./clock.ts";
 
 Deno.test("after() calls back once, and never once cancelled", async () => {
+  // The cancelled timer is due first: had it fired, it would be in `fired` before "kept".
   const fired: string[] = [];
-  after(10, () => fired.push("kept"));
   const cancelled = after(1, () => fired.push("cancelled"));
+  const { promise, resolve } = Promise.withResolvers<void>();
+  after(20, () => {
+    fired.push("kept");
+    resolve();
+  });
   cancelled.cancel();
   cancelled.cancel();
-  await new Promise<void>((resolve) => after(40, resolve));
+  await promise;
   assert.deepEqual(fired, ["kept"]);
 });
 
