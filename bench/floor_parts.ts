@@ -23,9 +23,11 @@
  * - `main.ts graph + the three`: the graph, the HTTP server, the TLS client and the writes.
  *
  * Each is started once to warm Deno's caches, then `--runs` times; 2 s after start: VmRSS, its
- * file-backed part, the resident pages of the `deno` binary's code (`r-xp` mappings), the JS
- * heap used (`Deno.memoryUsage()` in the process) and the CPU time since it started (utime +
- * stime: starting Deno, loading the modules, the one action). Medians.
+ * file-backed part, the resident pages of the `deno` binary by ELF section (`.text`: code;
+ * `.rodata`: constants and V8's startup snapshot; `.rela.dyn`: relocations, read once by the
+ * dynamic loader; pages written to, e.g. `.data.rel.ro` after relocation; from `/proc/<pid>/pagemap`,
+ * `lib/binary_pages.ts`), the JS heap used (`Deno.memoryUsage()` in the process) and the CPU time
+ * since it started (utime + stime: starting Deno, loading the modules, the one action). Medians.
  *
  *   deno run -A bench/floor_parts.ts [--runs=3]
  *
@@ -37,7 +39,8 @@ import { pathToFileURL } from "node:url";
 import { MAIN, SHIPPED_ENV, SHIPPED_V8_FLAGS } from "../tests/harness/deno_child.ts";
 import { makePki } from "../tests/harness/pki.ts";
 import { bundleSidecar } from "../tests/harness/sidecar.ts";
-import { cpuSeconds, mappings, memoryBreakdown, rss } from "./lib/procfs.ts";
+import { cpuSeconds, memoryBreakdown, rss } from "./lib/procfs.ts";
+import { binaryPages } from "./lib/binary_pages.ts";
 import { percentile } from "./lib/stats.ts";
 import { Report } from "./lib/report.ts";
 
@@ -108,6 +111,9 @@ interface Reading {
   rss: number;
   file: number;
   text: number;
+  rodata: number;
+  relocations: number;
+  copied: number;
   heap: number;
   /** CPU seconds so far: starting Deno, loading the modules, the variant's one action. */
   cpu: number;
@@ -136,15 +142,16 @@ async function measure(file: string): Promise<Reading> {
       if (done) throw new Error(`${file} ended before reporting its heap`);
       line += value;
     }
-    const exe = Deno.realPathSync(Deno.execPath());
-    const text = mappings(child.pid)
-      .filter((m) => m.name === exe && m.perms.startsWith("r-x"))
-      .reduce((sum, m) => sum + m.rssKiB, 0) / 1024;
+    const sections = binaryPages(child.pid);
+    const clean = (name: string) => sections.find((s) => s.name === name)?.fileMiB ?? 0;
     const { file: fileBacked } = memoryBreakdown(child.pid);
     const reading = {
       rss: rss(child.pid).rss,
       file: fileBacked,
-      text,
+      text: clean(".text"),
+      rodata: clean(".rodata"),
+      relocations: clean(".rela.dyn"),
+      copied: sections.reduce((sum, s) => sum + s.copiedMiB, 0),
       heap: JSON.parse(line).heapUsed / 1024 / 1024,
       cpu: cpuSeconds(child.pid),
     };
@@ -196,7 +203,10 @@ try {
     const med = (k: keyof Reading) => percentile(runs.map((r) => r[k]), 50);
     report.figure(`${name}: RSS`, med("rss"), "MiB");
     report.figure(`${name}: file-backed`, med("file"), "MiB");
-    report.figure(`${name}: deno binary code (r-xp)`, med("text"), "MiB");
+    report.figure(`${name}: deno binary .text`, med("text"), "MiB");
+    report.figure(`${name}: deno binary .rodata`, med("rodata"), "MiB");
+    report.figure(`${name}: deno binary .rela.dyn`, med("relocations"), "MiB");
+    report.figure(`${name}: deno binary pages written (.data.rel.ro, .data)`, med("copied"), "MiB");
     report.figure(`${name}: JS heap used`, med("heap"), "MiB");
     report.figure(`${name}: CPU since start`, med("cpu"), "s", undefined, 2);
   }

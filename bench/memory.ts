@@ -13,7 +13,7 @@
  * used and reserved (`gsidecar_js_heap_used_bytes`, `…_total_bytes`) and the memory held outside it
  * by JavaScript objects (`gsidecar_js_external_bytes`); and where the resident memory lies
  * (`/proc/<pid>/smaps`: file-backed, glibc's brk heap and thread arenas, V8's JIT code, other
- * anonymous memory).
+ * anonymous memory), with the `deno` binary's resident pages by ELF section (`lib/binary_pages.ts`).
  *
  * `--after=SECONDS` (120 by default, 0 for none) keeps the shipped sidecar of the largest size
  * running that long after the first reading, idle, and samples the same every 10 s: does the
@@ -34,6 +34,7 @@ import { bundleSidecar, runSidecarToEnd } from "../tests/harness/sidecar.ts";
 import { print, Report } from "./lib/report.ts";
 import { bareDenoRss, type MemoryBreakdown, memoryBreakdown, type Rss, rss } from "./lib/procfs.ts";
 import { type GcTrace, lastGc, lineBufferedEnv } from "./lib/gc_trace.ts";
+import { binaryPages, type SectionPages } from "./lib/binary_pages.ts";
 import {
   type BenchSidecar,
   type HeapMetrics,
@@ -106,6 +107,7 @@ if (args.variants) {
 interface Reading {
   rss: Rss;
   where: MemoryBreakdown;
+  sections: SectionPages[];
   self: HeapMetrics;
   gc: GcTrace;
 }
@@ -116,6 +118,7 @@ async function reading(sidecar: BenchSidecar): Promise<Reading> {
   return {
     rss: m,
     where,
+    sections: binaryPages(pid),
     self: heapMetrics(await sidecar.metrics()),
     gc: lastGc(sidecar.proc.output),
   };
@@ -124,7 +127,11 @@ const f1 = (x: number) => x.toFixed(1);
 /** Where the resident memory lies, and the JS heap beside it, in one line. */
 function describe(r: Reading): string {
   const { where: b, self: h } = r;
-  return `resident ${f1(b.rss)} MiB = file-backed ${f1(b.file)} (deno binary ${f1(b.binary)}) + ` +
+  const clean = (name: string) => f1(r.sections.find((s) => s.name === name)?.fileMiB ?? 0);
+  const written = f1(r.sections.reduce((sum, s) => sum + s.copiedMiB, 0));
+  return `resident ${f1(b.rss)} MiB = file-backed ${f1(b.file)} (deno binary ${f1(b.binary)}: ` +
+    `.text ${clean(".text")}, .rodata ${clean(".rodata")}, .rela.dyn ${clean(".rela.dyn")}, ` +
+    `pages written ${written}) + ` +
     `glibc brk heap ${f1(b.brk)} + glibc thread arenas ${f1(b.arenas)} + V8 JIT code ` +
     `${f1(b.jitCode)} + other anonymous (V8 heap pages, stacks, large mallocs) ${
       f1(b.otherAnon)
