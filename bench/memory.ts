@@ -7,7 +7,8 @@
  * and more created), N labelled ConfigMaps with a 4 KB `.json` and a small `.txt` each, and the
  * sidecar as its own process with a least-privilege token, as shipped (in-cluster, the V8 flags of
  * `deno task compile`): once it is ready and all 2·N files are written, and after 2 s of
- * quiet, VmRSS (the figure) and VmHWM (its peak, during the sync).
+ * quiet, VmRSS (the figure) and VmHWM (its peak, during the sync), and the difference: what the
+ * sync needed beyond what it keeps (list pages in flight, garbage V8 had not collected yet).
  *
  * Beside RSS, what the sidecar says of itself in `/metrics` (read right after `/proc`): the JS heap
  * used and reserved (`gsidecar_js_heap_used_bytes`, `…_total_bytes`) and the memory held outside it
@@ -167,6 +168,8 @@ for (const n of SIZES) {
     const target = shipped && TARGET[n] !== undefined ? { max: TARGET[n] } : undefined;
     report.figure(`${label}: RSS synced`, r.rss.rss, "MiB", target);
     report.figure(`${label}: peak RSS (VmHWM)`, r.rss.hwm, "MiB");
+    // What the sync needed beyond what it keeps: pages in flight and garbage not yet collected.
+    report.figure(`${label}: peak above RSS synced`, r.rss.hwm - r.rss.rss, "MiB");
     if (shipped) {
       report.figure(`${label}: JS heap used`, r.self.heapUsed, "MiB");
       report.figure(`${label}: JS heap reserved (heap total)`, r.self.heapTotal, "MiB");
