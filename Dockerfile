@@ -44,9 +44,10 @@ RUN apt-get update \
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=build /src/dist/k8s-gsidecar /usr/local/bin/k8s-gsidecar
 # glibc gives blocks of 64 KiB or more their own mappings, returned to the system when freed,
-# instead of keeping them in its heap after a sync (README "Memory"; deno.json's start task and
+# instead of keeping them in its heap after a sync, and keeps one heap for all threads instead of
+# one per thread that Deno's helper threads each fill (README "Memory"; deno.json's start task and
 # every test and benchmark run the sidecar with the same).
-ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536:glibc.malloc.arena_max=1
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/k8s-gsidecar"]
