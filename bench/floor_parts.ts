@@ -40,7 +40,7 @@ import { MAIN, SHIPPED_ENV, SHIPPED_V8_FLAGS } from "../tests/harness/deno_child
 import { makePki } from "../tests/harness/pki.ts";
 import { bundleSidecar } from "../tests/harness/sidecar.ts";
 import { cpuSeconds, memoryBreakdown, rss } from "./lib/procfs.ts";
-import { binaryPages } from "./lib/binary_pages.ts";
+import { binarySummary } from "./lib/binary_pages.ts";
 import { percentile } from "./lib/stats.ts";
 import { Report } from "./lib/report.ts";
 
@@ -113,7 +113,7 @@ interface Reading {
   text: number;
   rodata: number;
   relocations: number;
-  copied: number;
+  written: number;
   heap: number;
   /** CPU seconds so far: starting Deno, loading the modules, the variant's one action. */
   cpu: number;
@@ -142,16 +142,11 @@ async function measure(file: string): Promise<Reading> {
       if (done) throw new Error(`${file} ended before reporting its heap`);
       line += value;
     }
-    const sections = binaryPages(child.pid);
-    const clean = (name: string) => sections.find((s) => s.name === name)?.fileMiB ?? 0;
     const { file: fileBacked } = memoryBreakdown(child.pid);
     const reading = {
       rss: rss(child.pid).rss,
       file: fileBacked,
-      text: clean(".text"),
-      rodata: clean(".rodata"),
-      relocations: clean(".rela.dyn"),
-      copied: sections.reduce((sum, s) => sum + s.copiedMiB, 0),
+      ...binarySummary(child.pid),
       heap: JSON.parse(line).heapUsed / 1024 / 1024,
       cpu: cpuSeconds(child.pid),
     };
@@ -206,7 +201,11 @@ try {
     report.figure(`${name}: deno binary .text`, med("text"), "MiB");
     report.figure(`${name}: deno binary .rodata`, med("rodata"), "MiB");
     report.figure(`${name}: deno binary .rela.dyn`, med("relocations"), "MiB");
-    report.figure(`${name}: deno binary pages written (.data.rel.ro, .data)`, med("copied"), "MiB");
+    report.figure(
+      `${name}: deno binary pages written (.data.rel.ro, .data)`,
+      med("written"),
+      "MiB",
+    );
     report.figure(`${name}: JS heap used`, med("heap"), "MiB");
     report.figure(`${name}: CPU since start`, med("cpu"), "s", undefined, 2);
   }

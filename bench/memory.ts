@@ -35,7 +35,7 @@ import { bundleSidecar, runSidecarToEnd } from "../tests/harness/sidecar.ts";
 import { print, Report } from "./lib/report.ts";
 import { bareDenoRss, type MemoryBreakdown, memoryBreakdown, type Rss, rss } from "./lib/procfs.ts";
 import { type GcTrace, lastGc, lineBufferedEnv } from "./lib/gc_trace.ts";
-import { binaryPages, type SectionPages } from "./lib/binary_pages.ts";
+import { type BinarySummary, binarySummary } from "./lib/binary_pages.ts";
 import {
   type BenchSidecar,
   type HeapMetrics,
@@ -108,7 +108,7 @@ if (args.variants) {
 interface Reading {
   rss: Rss;
   where: MemoryBreakdown;
-  sections: SectionPages[];
+  binary: BinarySummary;
   self: HeapMetrics;
   gc: GcTrace;
 }
@@ -119,7 +119,7 @@ async function reading(sidecar: BenchSidecar): Promise<Reading> {
   return {
     rss: m,
     where,
-    sections: binaryPages(pid),
+    binary: binarySummary(pid),
     self: heapMetrics(await sidecar.metrics()),
     gc: lastGc(sidecar.proc.output),
   };
@@ -128,11 +128,10 @@ const f1 = (x: number) => x.toFixed(1);
 /** Where the resident memory lies, and the JS heap beside it, in one line. */
 function describe(r: Reading): string {
   const { where: b, self: h } = r;
-  const clean = (name: string) => f1(r.sections.find((s) => s.name === name)?.fileMiB ?? 0);
-  const written = f1(r.sections.reduce((sum, s) => sum + s.copiedMiB, 0));
+  const x = r.binary;
   return `resident ${f1(b.rss)} MiB = file-backed ${f1(b.file)} (deno binary ${f1(b.binary)}: ` +
-    `.text ${clean(".text")}, .rodata ${clean(".rodata")}, .rela.dyn ${clean(".rela.dyn")}, ` +
-    `pages written ${written}) + ` +
+    `.text ${f1(x.text)}, .rodata ${f1(x.rodata)}, .rela.dyn ${f1(x.relocations)}, ` +
+    `pages written ${f1(x.written)}) + ` +
     `glibc brk heap ${f1(b.brk)} + glibc thread arenas ${f1(b.arenas)} + V8 JIT code ` +
     `${f1(b.jitCode)} + other anonymous (V8 heap pages, stacks, large mallocs) ${
       f1(b.otherAnon)

@@ -9,19 +9,9 @@
  * @module
  */
 
-const PAGE = 4096;
+import { mappings } from "./procfs.ts";
 
-/** Resident MiB of one ELF section of the executable. */
-export interface SectionPages {
-  /** Section name, e.g. `.text`, `.rodata`, `.rela.dyn`, `.data.rel.ro`. */
-  name: string;
-  /** Resident pages still shared with the file (clean). */
-  fileMiB: number;
-  /** Resident pages the process has written to (a private copy, e.g. after relocation). */
-  copiedMiB: number;
-  /** The section's size in the file. */
-  sizeMiB: number;
-}
+const PAGE = 4096;
 
 interface Section {
   name: string;
@@ -72,37 +62,45 @@ function sections(path: string): Section[] {
   }
 }
 
+/** Resident MiB of the executable's parts that tell a floor apart (see the module doc). */
+export interface BinarySummary {
+  /** Code, clean pages of `.text`. */
+  text: number;
+  /** Constants and V8's startup snapshot, clean pages of `.rodata`. */
+  rodata: number;
+  /** Relocations the dynamic loader applied at start, clean pages of `.rela.dyn`. */
+  relocations: number;
+  /** Pages the process has written to (`.data.rel.ro` after relocation, `.data`). */
+  written: number;
+}
+
 /**
- * Resident pages of `pid`'s executable by ELF section, largest first (from
- * `/proc/<pid>/pagemap`: bit 63 resident, bit 61 still the file's page). Pages outside every
- * section (ELF headers, padding) are counted under `(other)`.
+ * Resident pages of `pid`'s executable by ELF section, from `/proc/<pid>/pagemap` (bit 63
+ * resident, bit 61 still the file's page), summed into {@linkcode BinarySummary}.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { binaryPages } from "./binary_pages.ts";
- * const text = binaryPages(Deno.pid).find((s) => s.name === ".text");
- * assert(text !== undefined && text.fileMiB > 1);
+ * import { binarySummary } from "./binary_pages.ts";
+ * const own = binarySummary(Deno.pid);
+ * assert(own.text > 1 && own.relocations > 0);
  * ```
  */
-export function binaryPages(pid: number): SectionPages[] {
+export function binarySummary(pid: number): BinarySummary {
   const exe = Deno.readLinkSync(`/proc/${pid}/exe`);
   const secs = sections(exe);
-  const totals = new Map<string, { file: number; copied: number; size: number }>();
-  for (const s of secs) totals.set(s.name, { file: 0, copied: 0, size: s.size });
-  totals.set("(other)", { file: 0, copied: 0, size: 0 });
+  const clean = new Map<string, number>();
+  let written = 0;
   const sectionAt = (offset: number) =>
-    secs.find((s) => offset + PAGE > s.offset && offset < s.offset + s.size)?.name ?? "(other)";
+    secs.find((s) => offset + PAGE > s.offset && offset < s.offset + s.size)?.name;
 
   const pagemap = Deno.openSync(`/proc/${pid}/pagemap`);
   try {
-    for (const line of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
-      const m = line.match(/^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ \d+\s+(.*)$/);
-      if (!m || m[4] !== exe) continue;
-      const start = parseInt(m[1]!, 16), end = parseInt(m[2]!, 16), base = parseInt(m[3]!, 16);
-      const pages = (end - start) / PAGE;
+    for (const m of mappings(pid)) {
+      if (m.name !== exe) continue;
+      const pages = (m.end - m.start) / PAGE;
       const buf = new Uint8Array(pages * 8);
-      pagemap.seekSync((start / PAGE) * 8, Deno.SeekMode.Start);
+      pagemap.seekSync((m.start / PAGE) * 8, Deno.SeekMode.Start);
       for (let got = 0; got < buf.length;) {
         const r = pagemap.readSync(buf.subarray(got));
         if (r === null) break;
@@ -112,22 +110,22 @@ export function binaryPages(pid: number): SectionPages[] {
       for (let i = 0; i < pages; i++) {
         const flags = view.getUint32(i * 8 + 4, true);
         if (!(flags & 0x8000_0000)) continue;
-        const t = totals.get(sectionAt(base + i * PAGE))!;
-        if (flags & 0x2000_0000) t.file++;
-        else t.copied++;
+        if (!(flags & 0x2000_0000)) {
+          written++;
+          continue;
+        }
+        const name = sectionAt(m.offset + i * PAGE);
+        if (name) clean.set(name, (clean.get(name) ?? 0) + 1);
       }
     }
   } finally {
     pagemap.close();
   }
   const mib = (pages: number) => pages * PAGE / 1024 / 1024;
-  return [...totals]
-    .map(([name, t]) => ({
-      name,
-      fileMiB: mib(t.file),
-      copiedMiB: mib(t.copied),
-      sizeMiB: t.size / 1024 / 1024,
-    }))
-    .filter((s) => s.fileMiB + s.copiedMiB > 0)
-    .sort((a, b) => b.fileMiB + b.copiedMiB - (a.fileMiB + a.copiedMiB));
+  return {
+    text: mib(clean.get(".text") ?? 0),
+    rodata: mib(clean.get(".rodata") ?? 0),
+    relocations: mib(clean.get(".rela.dyn") ?? 0),
+    written: mib(written),
+  };
 }

@@ -93,6 +93,8 @@ export interface Mapping {
   start: number;
   end: number;
   perms: string;
+  /** Offset in the mapped file (0 for anonymous memory). */
+  offset: number;
   /** Path or pseudo-name (`[heap]`, `[stack]`), empty for anonymous memory. */
   name: string;
   /** Resident KiB. */
@@ -128,13 +130,14 @@ export function parseSmaps(text: string): Mapping[] {
   const out: Mapping[] = [];
   let current: Mapping | undefined;
   for (const line of text.split("\n")) {
-    const head = line.match(/^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/);
+    const head = line.match(/^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) \S+ \S+\s*(.*)$/);
     if (head) {
       current = {
         start: parseInt(head[1]!, 16),
         end: parseInt(head[2]!, 16),
         perms: head[3]!,
-        name: head[4]!.trim(),
+        offset: parseInt(head[4]!, 16),
+        name: head[5]!.trim(),
         rssKiB: 0,
       };
       out.push(current);
